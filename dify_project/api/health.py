@@ -1,0 +1,45 @@
+"""Liveness and readiness probes for operators and orchestrators."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness: the process answers. No dependency is touched."""
+    return JsonResponse({"status": "ok", "mode": settings.RUNTIME_MODE})
+
+
+def _check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _check_cache() -> None:
+    cache.set("readyz", "1", 5)
+    if cache.get("readyz") != "1":
+        raise RuntimeError("cache round trip failed")
+
+
+def _check_broker() -> None:
+    from dify_project.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+
+
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Readiness: database, cache and task broker all reachable. 503 names what is not."""
+    checks = {"database": _check_database, "cache": _check_cache, "broker": _check_broker}
+    results: dict[str, str] = {}
+    for name, check in checks.items():
+        try:
+            check()
+            results[name] = "ok"
+        except Exception as exc:  # noqa: BLE001 - a probe reports any failure, it never raises
+            results[name] = f"error: {exc.__class__.__name__}: {exc}"
+    ok = all(value == "ok" for value in results.values())
+    return JsonResponse({"status": "ok" if ok else "unavailable", "checks": results}, status=200 if ok else 503)

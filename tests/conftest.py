@@ -1,0 +1,1 @@
+"""Project-wide fixtures. Domain fixtures live in each tests/<package>/conftest.py."""
