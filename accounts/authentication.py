@@ -17,6 +17,12 @@ from accounts.exceptions import AccountBanned, InvalidAuthToken
 from accounts.models import Account, AccountStatus, TenantAccountJoin
 from accounts.tokens import InvalidToken, decode_access_token
 
+ACCESS_COOKIE = "access_token"
+REFRESH_COOKIE = "refresh_token"
+CSRF_COOKIE = "csrf_token"
+CSRF_HEADER = "HTTP_X_CSRF_TOKEN"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 
 def bearer_token(request: Request) -> str | None:
     """The bearer token of the request, or None when there is no Authorization header."""
@@ -32,6 +38,8 @@ def bearer_token(request: Request) -> str | None:
 class ConsoleTokenAuthentication(BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[Account, str] | None:
         token = bearer_token(request)
+        if token is None:
+            token = self._cookie_token(request)
         if token is None:
             return None
         try:
@@ -55,6 +63,18 @@ class ConsoleTokenAuthentication(BaseAuthentication):
             # Throttled write: "last active" is informational, a write per request would be waste.
             Account.objects.filter(id=account.id).update(last_active_at=timezone.now())
         return account, token
+
+    @staticmethod
+    def _cookie_token(request: Request) -> str | None:
+        """The access token from the HttpOnly cookie (browser console), guarded by the double-submit CSRF check."""
+        token = request.COOKIES.get(ACCESS_COOKIE)
+        if not token:
+            return None
+        if request.method not in _SAFE_METHODS:
+            expected = request.COOKIES.get(CSRF_COOKIE)
+            if not expected or request.META.get(CSRF_HEADER) != expected:
+                raise InvalidAuthToken("CSRF token is missing or invalid.")
+        return token
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'

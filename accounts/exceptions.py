@@ -14,7 +14,9 @@ class AccountBanned(Forbidden):
 
 class AlreadySetup(Forbidden):
     code = "already_setup"
-    message = "Dify has been successfully installed. Please refresh the page or return to the dashboard homepage."
+    message = (
+        "Dify has been successfully installed. Please refresh the page or return to the dashboard homepage."
+    )
 
 
 class NotSetup(Unauthorized):
@@ -24,7 +26,9 @@ class NotSetup(Unauthorized):
 
 class NotInitValidated(Unauthorized):
     code = "not_init_validated"
-    message = "Init validation has not been completed yet. Please proceed with the init validation process first."
+    message = (
+        "Init validation has not been completed yet. Please proceed with the init validation process first."
+    )
 
 
 class InvalidCredentials(ApiError):

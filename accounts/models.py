@@ -134,7 +134,9 @@ class TenantAccountJoin(TimestampedModel):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=TenantRole.choices, default=TenantRole.NORMAL)
     current = models.BooleanField(default=False)
-    invited_by = models.ForeignKey(Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    invited_by = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         verbose_name = "membership"
@@ -153,6 +155,9 @@ class DifySetup(models.Model):
     class Meta:
         verbose_name = "setup"
 
+    def __str__(self) -> str:
+        return f"set up at {self.setup_at:%Y-%m-%d %H:%M}"
+
 
 class RefreshToken(TimestampedModel):
     """A console refresh token, stored hashed; rotated on every use."""
@@ -160,6 +165,9 @@ class RefreshToken(TimestampedModel):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="refresh_tokens")
     token_hash = models.CharField(max_length=64, unique=True)
     expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"refresh token of {self.account_id}"
 
 
 class Invitation(TimestampedModel):
@@ -170,3 +178,6 @@ class Invitation(TimestampedModel):
     token_hash = models.CharField(max_length=64, unique=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"invitation of {self.account_id} to {self.tenant_id}"

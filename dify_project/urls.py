@@ -12,3 +12,8 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="swagger-ui"),
     path("console/api/", include("accounts.urls")),
 ]
+
+handler400 = "dify_project.api.errors.handler400"
+handler403 = "dify_project.api.errors.handler403"
+handler404 = "dify_project.api.errors.handler404"
+handler500 = "dify_project.api.errors.handler500"

@@ -27,8 +27,9 @@ class ApiError(Exception):
     status = 400
     message = "Bad request."
 
-    def __init__(self, message: str | None = None, *, code: str | None = None, status: int | None = None,
-                 **extra: Any) -> None:
+    def __init__(
+        self, message: str | None = None, *, code: str | None = None, status: int | None = None, **extra: Any
+    ) -> None:
         self.message = message or self.message
         if code:
             self.code = code
@@ -132,7 +133,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
 # Django-level handlers (for URLs outside DRF views) answer with the same body.
 def handler404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return JsonResponse(error_body("not_found", "The requested URL was not found on the server.", 404), status=404)
+    return JsonResponse(
+        error_body("not_found", "The requested URL was not found on the server.", 404), status=404
+    )
 
 
 def handler500(request: HttpRequest) -> JsonResponse:
