@@ -120,6 +120,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "dify_project",
     "accounts",
+    "files",
     "providers",
     "knowledge",
     "workflows",
@@ -178,6 +179,14 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = Path(env.str("STORAGE_LOCAL_PATH", default=str(VAR_DIR / "storage")))
+
+# Upload limits in MB (Dify's defaults).
+UPLOAD_FILE_SIZE_LIMIT = env.int("UPLOAD_FILE_SIZE_LIMIT", default=15)
+UPLOAD_IMAGE_FILE_SIZE_LIMIT = env.int("UPLOAD_IMAGE_FILE_SIZE_LIMIT", default=10)
+UPLOAD_VIDEO_FILE_SIZE_LIMIT = env.int("UPLOAD_VIDEO_FILE_SIZE_LIMIT", default=100)
+UPLOAD_AUDIO_FILE_SIZE_LIMIT = env.int("UPLOAD_AUDIO_FILE_SIZE_LIMIT", default=50)
+WORKFLOW_FILE_UPLOAD_LIMIT = env.int("WORKFLOW_FILE_UPLOAD_LIMIT", default=10)
+FILES_URL = env.str("FILES_URL", default="")
 
 # Request bodies: DRF parses JSON itself, these bound what Django buffers in memory.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=15 * 1024 * 1024)
