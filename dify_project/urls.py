@@ -11,6 +11,8 @@ urlpatterns = [
     path("openapi.json", SpectacularAPIView.as_view(), name="openapi-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="swagger-ui"),
     path("console/api/", include("accounts.urls")),
+    path("console/api/", include("apps.console.urls")),
+    path("v1/", include("apps.service_api.urls")),
 ]
 
 handler400 = "dify_project.api.errors.handler400"

@@ -1,0 +1,3 @@
+"""Console routes of the apps domain, mounted under /console/api/ (Dify's paths)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Service API routes, mounted under /v1/ (Dify's paths)."""
+
+urlpatterns: list = []
