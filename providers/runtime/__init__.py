@@ -1,0 +1,142 @@
+"""Model runtime: calls model providers (chat with streaming and tool calls, embeddings, rerank), with a
+Dify-shaped catalogue of providers, models, parameter rules and prices.
+
+Plain Python and asyncio, no Django: the Django side (credentials, console API) and the workflow engine
+(through its model port) both call `ModelRuntime`. See the README section of issue 4's report for usage.
+
+    runtime = ModelRuntime()
+    stream = await runtime.invoke_llm(provider="openai", model="gpt-4o-mini",
+                                      credentials={"openai_api_key": key},
+                                      messages=[UserMessage("Hello")], parameters={"temperature": 0.2})
+    async with stream:
+        async for chunk in stream:
+            print(chunk.text, end="")
+    usage = stream.result.usage   # priced; usage.to_dict() is Dify's message_end `usage`
+"""
+
+from providers.runtime.balancing import (
+    CooldownStore,
+    CredentialPool,
+    InMemoryCooldownStore,
+    LoadBalancer,
+    PooledCredential,
+)
+from providers.runtime.catalogue import Catalogue, default_catalogue, resolve_provider_id
+from providers.runtime.errors import (
+    AllCredentialsCoolingDownError,
+    AuthenticationError,
+    BadRequestError,
+    ContextTooLongError,
+    CredentialsValidationError,
+    InvalidResponseError,
+    InvokeConnectionError,
+    InvokeError,
+    InvokeTimeoutError,
+    MissingCredentialError,
+    ModelRuntimeError,
+    NotInstalledError,
+    ParameterError,
+    RateLimitError,
+    ServerError,
+    UnknownModelError,
+    UnknownProviderError,
+    UnsupportedOperationError,
+)
+from providers.runtime.http import HttpPool, Timeouts
+from providers.runtime.messages import (
+    AssistantMessage,
+    ImageContent,
+    PromptMessage,
+    SystemMessage,
+    TextContent,
+    Tool,
+    ToolCall,
+    ToolMessage,
+    UserMessage,
+    prompt_message_from_dict,
+    prompt_messages_from_dicts,
+    tool_from_dict,
+)
+from providers.runtime.parameters import validate_parameters
+from providers.runtime.pricing import PriceConfig, PriceInfo, price_for
+from providers.runtime.results import (
+    EmbeddingResult,
+    EmbeddingUsage,
+    LLMResult,
+    LLMResultChunk,
+    LLMResultChunkDelta,
+    LLMUsage,
+    RerankDocument,
+    RerankResult,
+)
+from providers.runtime.retry import RetryPolicy
+from providers.runtime.runtime import ModelRuntime
+from providers.runtime.schema import (
+    CredentialFormSchema,
+    ModelSchema,
+    ParameterRule,
+    ProviderSchema,
+)
+from providers.runtime.streaming import LLMStream
+
+__all__ = [
+    "AllCredentialsCoolingDownError",
+    "AssistantMessage",
+    "AuthenticationError",
+    "BadRequestError",
+    "Catalogue",
+    "ContextTooLongError",
+    "CooldownStore",
+    "CredentialFormSchema",
+    "CredentialPool",
+    "CredentialsValidationError",
+    "EmbeddingResult",
+    "EmbeddingUsage",
+    "HttpPool",
+    "ImageContent",
+    "InMemoryCooldownStore",
+    "InvalidResponseError",
+    "InvokeConnectionError",
+    "InvokeError",
+    "InvokeTimeoutError",
+    "LLMResult",
+    "LLMResultChunk",
+    "LLMResultChunkDelta",
+    "LLMStream",
+    "LLMUsage",
+    "LoadBalancer",
+    "MissingCredentialError",
+    "ModelRuntime",
+    "ModelRuntimeError",
+    "ModelSchema",
+    "NotInstalledError",
+    "ParameterError",
+    "ParameterRule",
+    "PooledCredential",
+    "PriceConfig",
+    "PriceInfo",
+    "PromptMessage",
+    "ProviderSchema",
+    "RateLimitError",
+    "RerankDocument",
+    "RerankResult",
+    "RetryPolicy",
+    "ServerError",
+    "SystemMessage",
+    "TextContent",
+    "Timeouts",
+    "Tool",
+    "ToolCall",
+    "ToolMessage",
+    "UnknownModelError",
+    "UnknownProviderError",
+    "UnsupportedOperationError",
+    "UserMessage",
+    "default_catalogue",
+    "price_for",
+    "prompt_message_from_dict",
+    "prompt_messages_from_dicts",
+    "resolve_provider_id",
+    "tool_from_dict",
+    "validate_parameters",
+]

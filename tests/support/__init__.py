@@ -1,0 +1,1 @@
+"""Test support shared across packages: loopback fake servers for external services."""
