@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from accounts.models import Account, Tenant, TenantAccountJoin, TenantRole
-from dify_project.api.fields import timestamp
+from dify_project.api.fields import ResultOut, timestamp
 
 NAME_MAX = 30
 
@@ -38,10 +38,6 @@ class RefreshIn(serializers.Serializer):
 class TokenPairOut(serializers.Serializer):
     access_token = serializers.CharField()
     refresh_token = serializers.CharField()
-
-
-class ResultOut(serializers.Serializer):
-    result = serializers.CharField()
 
 
 class LoginOut(ResultOut):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 
@@ -12,6 +14,7 @@ def timestamp(value: datetime | None) -> int | None:
     return int(value.timestamp()) if value else None
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class TimestampField(serializers.Field):
     """A read-only datetime rendered as Unix seconds, as Dify's APIs do."""
 
@@ -21,3 +24,9 @@ class TimestampField(serializers.Field):
 
     def to_representation(self, value: datetime | None) -> int | None:
         return timestamp(value)
+
+
+class ResultOut(serializers.Serializer):
+    """Dify's ``{"result": "success"}`` body."""
+
+    result = serializers.CharField(default="success")
