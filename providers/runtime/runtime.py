@@ -366,7 +366,8 @@ class ModelRuntime:
             )
         for form in forms:
             shown = all(s.variable != "__model_type" or s.value == model_type for s in form.show_on)
-            if form.required and shown and str(credentials.get(form.variable) or "").strip() == "":
+            missing = str(credentials.get(form.variable) or "").strip() == ""
+            if form.required and shown and missing and form.default is None:
                 raise MissingCredentialError(form.variable, schema.provider)
 
     async def validate_credentials(

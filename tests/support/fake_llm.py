@@ -232,18 +232,26 @@ class _HideDrops(logging.Filter):
 # --- helpers -------------------------------------------------------------------------------------------------
 
 
+def _even_groups(items: Sequence[str], pieces: int) -> list[str]:
+    base, extra = divmod(len(items), pieces)
+    groups, start = [], 0
+    for index in range(pieces):
+        size = base + (1 if index < extra else 0)
+        groups.append("".join(items[start : start + size]))
+        start += size
+    return [g for g in groups if g]
+
+
 def split_text(text: str, pieces: int | None) -> list[str]:
     """Split text into stream pieces: one per word (with its trailing space), or `pieces` even groups."""
     if not text:
         return []
     words = re.findall(r"\S+\s*|\s+", text)
-    if pieces is None or pieces >= len(words):
-        if pieces is not None and pieces > len(words):
-            size = math.ceil(len(text) / pieces)
-            return [text[i : i + size] for i in range(0, len(text), size)]
+    if pieces is None:
         return words
-    size = math.ceil(len(words) / pieces)
-    return ["".join(words[i : i + size]) for i in range(0, len(words), size)]
+    if pieces > len(words):
+        return _even_groups(list(text), min(pieces, len(text)))
+    return _even_groups(words, pieces)
 
 
 def split_even(text: str, pieces: int) -> list[str]:
