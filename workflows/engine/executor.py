@@ -108,8 +108,8 @@ class RunState:
         for observer in self.observers:
             try:
                 observer(event)
-            except Exception:  # an observer must never break the run (Dify's layer contract)
-                logger.exception("workflow event observer failed")
+            except Exception as error:  # an observer must never break the run (Dify's layer contract)
+                logger.warning("workflow event observer %r failed: %s", observer, error)
         self.sink.append(event)
         if self.reader_waiting:
             self.reader_waiting = False
@@ -332,6 +332,8 @@ class Frame:
         task = asyncio.get_running_loop().create_task(coroutine)
         self.tasks.add(task)
         task.add_done_callback(self._task_done)
+        if self.run.stop_reason is not None:  # stopped while this node was starting
+            task.cancel()
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self.tasks.discard(task)
