@@ -45,6 +45,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 DATABASE_URL = env.str("DATABASE_URL", default="")
 REDIS_URL = env.str("REDIS_URL", default="")
+REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="dify")
 RUNTIME_MODE = "scaled" if (DATABASE_URL or REDIS_URL) else "embedded"
 
 if DATABASE_URL:
@@ -70,18 +71,31 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": env.str("REDIS_KEY_PREFIX", default="dify"),
+            "KEY_PREFIX": REDIS_KEY_PREFIX,
         }
     }
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("REDIS_KEY_PREFIX", default="dify")},
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": REDIS_KEY_PREFIX},
         }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "dify"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Running apps ------------------------------------------------------------------------------------
+# Where runs execute: "web" (a task on the ASGI process's event loop) or "celery" (the `workflow` queue).
+APP_RUN_EXECUTOR = env.str("APP_RUN_EXECUTOR", default="web")
+RUN_EVENTS_TTL = env.int("RUN_EVENTS_TTL", default=600)  # seconds a finished run's events stay readable
+APP_MAX_ACTIVE_REQUESTS = env.int("APP_MAX_ACTIVE_REQUESTS", default=0)  # 0: unlimited (Dify's default)
+APP_DEFAULT_ACTIVE_REQUESTS = env.int("APP_DEFAULT_ACTIVE_REQUESTS", default=0)
+APP_MAX_EXECUTION_TIME = env.int("APP_MAX_EXECUTION_TIME", default=1200)
+WORKFLOW_MAX_EXECUTION_STEPS = env.int("WORKFLOW_MAX_EXECUTION_STEPS", default=500)
+WORKFLOW_MAX_EXECUTION_TIME = env.int("WORKFLOW_MAX_EXECUTION_TIME", default=1200)
+WORKFLOW_CALL_MAX_DEPTH = env.int("WORKFLOW_CALL_MAX_DEPTH", default=5)
+SSE_PING_INTERVAL = env.float("SSE_PING_INTERVAL", default=10.0)
+SERVICE_API_QUERY_MAX_LENGTH = env.int("SERVICE_API_QUERY_MAX_LENGTH", default=100_000)
 
 # --- Celery --------------------------------------------------------------------------------------
 

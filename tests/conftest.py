@@ -74,3 +74,65 @@ def client_for() -> Callable[[Account], APIClient]:
 @pytest.fixture
 def owner_client(owner: Account, client_for: Callable[[Account], APIClient]) -> APIClient:
     return client_for(owner)
+
+
+class LiveAsgiServer:
+    """The real ASGI application served by uvicorn on a loopback port, in a thread of the test process."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        import uvicorn
+
+        from dify_project.asgi import application
+
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        sock.close()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            application,
+            host="127.0.0.1",
+            port=self.port,
+            lifespan="off",
+            log_level="warning",
+            timeout_graceful_shutdown=2,
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveAsgiServer:
+        import time
+
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the ASGI test server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from asgiref.sync import SyncToAsync
+        from django.db import connection, connections
+
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        # Background runs do their database work on asgiref's shared thread; close what it opened there
+        # so the test database can be dropped.
+        SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=10)
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+
+
+@pytest.fixture
+def live_asgi(transactional_db: None) -> Iterator[LiveAsgiServer]:
+    """A running server for end-to-end tests over real sockets (SSE streaming, Dify's SDK)."""
+    with LiveAsgiServer() as server:
+        yield server

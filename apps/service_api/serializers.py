@@ -296,3 +296,93 @@ class SiteOut(serializers.Serializer):
 
 def conversation_out(conversation: Conversation) -> dict[str, Any]:
     return SimpleConversationOut(conversation).data
+
+
+class _RunIn(serializers.Serializer):
+    inputs = serializers.DictField(required=False, default=dict)
+    response_mode = serializers.ChoiceField(
+        choices=["blocking", "streaming"], required=False, default="blocking", allow_null=True
+    )
+    user = serializers.CharField(max_length=255, allow_blank=True, required=False, allow_null=True)
+    files = serializers.ListField(child=serializers.JSONField(), required=False, allow_null=True)
+    trace_id = serializers.RegexField(r"^[A-Za-z0-9_-]{1,128}$", required=False, allow_null=True)
+
+    def validate_response_mode(self, value: str | None) -> str:
+        return value or "blocking"
+
+
+class WorkflowRunIn(_RunIn):
+    inputs = serializers.DictField()
+
+
+class ChatMessageIn(_RunIn):
+    query = serializers.CharField(max_length=settings.SERVICE_API_QUERY_MAX_LENGTH, trim_whitespace=False)
+    inputs = serializers.DictField()
+    conversation_id = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=64)
+    auto_generate_name = serializers.BooleanField(required=False, default=True)
+    workflow_id = serializers.UUIDField(required=False, allow_null=True)
+
+    def validate_conversation_id(self, value: str | None) -> str | None:
+        if not value:
+            return None
+        import uuid
+
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            raise serializers.ValidationError("conversation_id must be a valid UUID") from None
+
+
+class CompletionIn(_RunIn):
+    inputs = serializers.DictField()
+    query = serializers.CharField(
+        required=False,
+        default="",
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=settings.SERVICE_API_QUERY_MAX_LENGTH,
+    )
+
+
+class WorkflowRunDataOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    workflow_id = serializers.UUIDField()
+    status = serializers.CharField()
+    outputs = serializers.JSONField(allow_null=True)
+    error = serializers.CharField(allow_null=True)
+    elapsed_time = serializers.FloatField()
+    total_tokens = serializers.IntegerField()
+    total_steps = serializers.IntegerField()
+    created_at = serializers.IntegerField()
+    finished_at = serializers.IntegerField(allow_null=True)
+
+
+class WorkflowRunBlockingOut(serializers.Serializer):
+    task_id = serializers.CharField()
+    workflow_run_id = serializers.UUIDField()
+    data = WorkflowRunDataOut()
+
+
+class ChatBlockingOut(serializers.Serializer):
+    event = serializers.CharField()
+    task_id = serializers.CharField()
+    id = serializers.UUIDField()
+    message_id = serializers.UUIDField()
+    conversation_id = serializers.UUIDField()
+    mode = serializers.CharField()
+    answer = serializers.CharField()
+    metadata = serializers.JSONField()
+    created_at = serializers.IntegerField()
+
+
+class WorkflowLogsQuery(serializers.Serializer):
+    keyword = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    status = serializers.ChoiceField(
+        choices=["succeeded", "failed", "stopped", "partial-succeeded"], required=False
+    )
+    created_at__before = serializers.DateTimeField(required=False)
+    created_at__after = serializers.DateTimeField(required=False)
+    created_by_end_user_session_id = serializers.CharField(required=False, max_length=255)
+    created_by_account = serializers.CharField(required=False, max_length=255)
+    page = serializers.IntegerField(required=False, default=1, min_value=1, max_value=99999)
+    limit = serializers.IntegerField(required=False, default=20, min_value=1, max_value=100)

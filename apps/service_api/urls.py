@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apps.service_api.views import app_info, conversations, files
+from apps.service_api.views import app_info, conversations, files, generation
 
 urlpatterns = [
     path("", app_info.IndexApi.as_view()),
@@ -22,6 +22,16 @@ urlpatterns = [
     path("messages", conversations.MessageListApi.as_view()),
     path("messages/<uuid:message_id>/feedbacks", conversations.MessageFeedbackApi.as_view()),
     path("app/feedbacks", conversations.AppFeedbackListApi.as_view()),
+    path("chat-messages", generation.ChatMessagesApi.as_view()),
+    path("chat-messages/<str:task_id>/stop", generation.ChatStopApi.as_view()),
+    path("completion-messages", generation.CompletionMessagesApi.as_view()),
+    path("completion-messages/<str:task_id>/stop", generation.CompletionStopApi.as_view()),
+    path("workflows/run", generation.WorkflowRunApi.as_view()),
+    path("workflows/run/<uuid:run_id>", generation.WorkflowRunDetailApi.as_view()),
+    path("workflows/tasks/<str:task_id>/stop", generation.WorkflowStopApi.as_view()),
+    path("workflows/logs", generation.WorkflowLogsApi.as_view()),
+    path("workflows/<uuid:workflow_id>/run", generation.WorkflowRunApi.as_view()),
+    path("workflow/<uuid:run_id>/events", generation.WorkflowEventsApi.as_view()),
     path("files/upload", files.FileUploadApi.as_view()),
     path("files/<uuid:file_id>/preview", files.FilePreviewApi.as_view()),
 ]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
@@ -51,3 +53,42 @@ class WorkspaceApiView(ApiView):
         roles = self.read_roles if request.method in ("GET", "HEAD", "OPTIONS") else self.write_roles
         if roles is not None and membership.role not in roles:
             raise Forbidden()
+
+
+class AsyncApiView(ApiView):
+    """An APIView whose handlers are ``async def``: for endpoints that wait on models or stream.
+
+    DRF's dispatch is synchronous, and under ASGI Django runs sync views on one shared thread: a
+    blocking model call there would serialise every request of the process. Here authentication,
+    permissions and throttles (quick, mostly cache hits) run through ``sync_to_async``; the handler
+    runs on the event loop, and any database access in it must be async (``sync_to_async``/async ORM).
+    """
+
+    view_is_async = True  # Django's View.as_view then marks the view function as a coroutine
+
+    async def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        self.args = args
+        self.kwargs = kwargs
+        request = self.initialize_request(request, *args, **kwargs)
+        self.request = request
+        self.headers = self.default_response_headers
+        try:
+            await sync_to_async(self._initial_and_parse)(request, *args, **kwargs)
+            handler = getattr(self, request.method.lower(), None)
+            if handler is None or request.method.lower() not in self.http_method_names:
+                handler = self.http_method_not_allowed
+            response = handler(request, *args, **kwargs)
+            if asyncio.iscoroutine(response):
+                response = await response
+        except Exception as exc:  # DRF's contract: every error goes through handle_exception
+            response = self.handle_exception(exc)
+        self.response = self.finalize_response(request, response, *args, **kwargs)
+        return self.response
+
+    def _initial_and_parse(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        self.initial(request, *args, **kwargs)
+        # Parse the body here too, off the event loop; a parse error surfaces later as usual.
+        try:
+            request.data  # noqa: B018 - forces DRF to parse and cache the body
+        except Exception:  # noqa: S110 - re-raised on first access in the handler
+            pass

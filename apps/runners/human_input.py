@@ -1,0 +1,133 @@
+"""Human-input pauses: storing the paused state and the forms, and resuming once a form is submitted."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.tokens import hash_token, new_opaque_token
+from dify_project.api.errors import ApiError, NotFound
+from workflows import engine as wf
+from workflows.models import HumanInputForm, WorkflowPause
+
+if TYPE_CHECKING:
+    from apps.runners.workflow_app import PreparedRun
+
+
+class FormSubmitted(ApiError):
+    code = "human_input_form_submitted"
+    status = 412
+    message = "The form has already been submitted."
+
+
+class FormExpired(ApiError):
+    code = "human_input_form_expired"
+    status = 412
+    message = "The form has expired."
+
+
+def _form_timeout() -> timedelta:
+    return timedelta(seconds=getattr(settings, "HUMAN_INPUT_GLOBAL_TIMEOUT_SECONDS", 604800))
+
+
+async def record_pause(*, prepared: PreparedRun, final: wf.RunPaused) -> dict[str, Any]:
+    """Store the engine state and one form per waiting node; return the events and ``workflow_paused`` data."""
+    forms = await sync_to_async(_store)(prepared, final)
+    identity = prepared.identity
+    events = []
+    reasons = []
+    for reason, token, form in forms:
+        required = {
+            "form_id": str(form.id),
+            "form_token": token,
+            "node_id": reason.get("node_id"),
+            "node_title": reason.get("node_title"),
+            "form_content": reason.get("form_content", ""),
+            "inputs": reason.get("inputs", []),
+            "actions": reason.get("actions", []),
+            "display_in_ui": True,
+            "resolved_default_values": {},
+            "expiration_time": int(form.expires_at.timestamp()),
+        }
+        events.append({**identity.envelope("human_input_required"), "data": required})
+        reasons.append({"TYPE": "human_input_required", **required})
+    data = {
+        "workflow_run_id": identity.workflow_run_id,
+        "paused_nodes": [reason.get("node_id") for reason, _, _ in forms],
+        "outputs": final.outputs,
+        "reasons": reasons,
+        "status": "paused",
+        "created_at": identity.created_at,
+        "elapsed_time": round(time.time() - identity.created_at, 6),
+        "total_tokens": 0,
+        "total_steps": 0,
+    }
+    return {"events": events, "data": data}
+
+
+def _store(prepared: PreparedRun, final: wf.RunPaused) -> list[tuple[dict[str, Any], str, HumanInputForm]]:
+    identity = prepared.identity
+    created = []
+    with transaction.atomic():
+        pause, _ = WorkflowPause.objects.update_or_create(
+            workflow_run_id=identity.workflow_run_id,
+            defaults={
+                "tenant_id": prepared.rows.tenant_id,
+                "state": final.state,
+                "reasons": final.reasons,
+                "resumed_at": None,
+            },
+        )
+        for reason in final.reasons:
+            token, digest = new_opaque_token()
+            form = HumanInputForm.objects.create(
+                tenant_id=prepared.rows.tenant_id,
+                pause=pause,
+                node_id=str(reason.get("node_id")),
+                token_hash=digest,
+                definition=reason,
+                expires_at=timezone.now() + _form_timeout(),
+            )
+            created.append((reason, token, form))
+    return created
+
+
+def form_get(*, token: str) -> HumanInputForm:
+    form = (
+        HumanInputForm.objects.select_related("pause__workflow_run")
+        .filter(token_hash=hash_token(token))
+        .first()
+    )
+    if form is None:
+        raise NotFound("Form not found.")
+    if form.submitted_at is not None:
+        raise FormSubmitted()
+    if form.expires_at <= timezone.now():
+        raise FormExpired()
+    return form
+
+
+def form_submit(*, token: str, action: str, inputs: dict[str, Any]) -> HumanInputForm:
+    """Mark the form submitted (once). The caller resumes the run."""
+    with transaction.atomic():
+        form = HumanInputForm.objects.select_for_update().filter(token_hash=hash_token(token)).first()
+        if form is None:
+            raise NotFound("Form not found.")
+        if form.submitted_at is not None:
+            raise FormSubmitted()
+        if form.expires_at <= timezone.now():
+            raise FormExpired()
+        actions = {a.get("id") for a in form.definition.get("actions", [])}
+        if actions and action not in actions:
+            raise ApiError(f"Unknown action {action!r}.", code="invalid_param")
+        form.submitted_at = timezone.now()
+        form.action = action
+        form.submitted_inputs = inputs
+        form.save(update_fields=["submitted_at", "action", "submitted_inputs", "updated_at"])
+    return form

@@ -1,0 +1,81 @@
+"""Starting a run and answering the HTTP request that asked for it (streaming or blocking).
+
+The run always executes detached from the request (a task on this process's loop, or a Celery task on
+the ``workflow`` queue when ``APP_RUN_EXECUTOR=celery``): a client that disconnects never cancels or
+corrupts it. The streaming answer follows the run's event stream; the blocking answer waits for the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from django.conf import settings
+from django.http import StreamingHttpResponse
+
+from apps.runs import control
+from apps.runs.bus import RunWriter, event_log
+from dify_project.api.sse import sse_response
+
+logger = logging.getLogger(__name__)
+
+_background: set[asyncio.Task] = set()
+
+
+def detach(coro: Awaitable[Any]) -> asyncio.Task:
+    """Run ``coro`` as a task nobody cancels when a request goes away; keeps a reference until it ends.
+
+    It runs in a fresh context: under ASGI each request has its own thread for sync code, shut down when
+    the request ends, and a run that outlives its request must not inherit it.
+    """
+    task = asyncio.get_running_loop().create_task(coro, context=contextvars.Context())  # type: ignore[arg-type]
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+    return task
+
+
+async def launch(
+    *,
+    app_id: str,
+    app_limit: int | None,
+    keys: list[str],
+    execute: Callable[[RunWriter], Awaitable[Any]],
+) -> tuple[RunWriter, asyncio.Task]:
+    """Take a concurrency slot (429 when full), open the run's event stream and start ``execute``."""
+    slot = await control.enter(app_id, app_limit)
+    writer = event_log().open(keys)
+
+    async def guarded() -> Any:
+        try:
+            return await execute(writer)
+        finally:
+            await control.leave(app_id, slot)
+            if not writer.channel.closed:
+                await writer.close()
+
+    return writer, detach(guarded())
+
+
+async def _events(writer: RunWriter, after: int = 0) -> AsyncIterator[dict[str, Any]]:
+    async for _, event in writer.channel.follow(after):
+        yield event
+
+
+def stream_response(writer: RunWriter) -> StreamingHttpResponse:
+    return sse_response(_events(writer), ping_interval=settings.SSE_PING_INTERVAL)
+
+
+async def follow_response(key: str, after: int = 0) -> StreamingHttpResponse | None:
+    """Re-attach to a run by any of its keys (None when no process knows it any more)."""
+    source = await event_log().follow(key, after)
+    if source is None:
+        return None
+
+    async def events() -> AsyncIterator[dict[str, Any]]:
+        async for _, event in source:
+            yield event
+
+    return sse_response(events(), ping_interval=settings.SSE_PING_INTERVAL)
