@@ -40,13 +40,23 @@ T = TypeVar("T")
 Credentials = Mapping[str, Any] | CredentialPool
 
 
-def _secrets(credentials: Mapping[str, Any]) -> list[str]:
-    return [str(v) for v in credentials.values() if isinstance(v, str) and len(v) >= 6]
+_SECRET_HINTS = ("key", "token", "secret", "password")
 
 
-def _redact(error: ModelRuntimeError, credentials: Mapping[str, Any]) -> ModelRuntimeError:
+def _secrets(secret_variables: set[str], credentials: Mapping[str, Any]) -> list[str]:
+    """Values to hide: the provider's secret-input fields, and anything named like a key or token."""
+    return [
+        str(value)
+        for name, value in credentials.items()
+        if isinstance(value, str)
+        and value
+        and (name in secret_variables or any(hint in name.lower() for hint in _SECRET_HINTS))
+    ]
+
+
+def _redact(error: ModelRuntimeError, secrets: list[str]) -> ModelRuntimeError:
     """Make sure no credential value appears in an error's text, whatever the provider echoed."""
-    cleaned = scrub(error.message, _secrets(credentials))
+    cleaned = scrub(error.message, secrets)
     if cleaned != error.message:
         error.message = cleaned
         error.args = (f"[{error.provider}] {cleaned}" if error.provider else cleaned,)
@@ -94,10 +104,12 @@ class ModelRuntime:
 
     async def _call(
         self,
+        provider: str,
         credentials: Credentials,
         retry: RetryPolicy,
         operation: Callable[[Mapping[str, Any]], Awaitable[T]],
     ) -> T:
+        secret_variables = self.provider(provider).secret_variables()
         pool = credentials if isinstance(credentials, CredentialPool) else None
         balanced = pool is not None and len(pool.members) > 1
         attempt = 0
@@ -118,7 +130,7 @@ class ModelRuntime:
             try:
                 return await operation(values)
             except ModelRuntimeError as error:
-                _redact(error, values)
+                _redact(error, _secrets(secret_variables, values))
                 if not isinstance(error, InvokeError):
                     raise
                 last_error = error
@@ -204,7 +216,7 @@ class ModelRuntime:
                 raise
             return answer, first
 
-        outcome = await self._call(credentials, retry or self.retry, once)
+        outcome = await self._call(provider, credentials, retry or self.retry, once)
         if isinstance(outcome, Completion):
             return self._llm_result(outcome, model, prompt, tool_list, price, started)
         upstream, first = outcome
@@ -292,7 +304,7 @@ class ModelRuntime:
                     timeouts=timeouts or self.timeouts,
                 )
 
-            result = await self._call(credentials, retry or self.retry, once)
+            result = await self._call(provider, credentials, retry or self.retry, once)
             vectors.extend(result.embeddings)
             if result.tokens is None:
                 tokens += sum(count_text_tokens(text) for text in batch)
@@ -338,7 +350,7 @@ class ModelRuntime:
                 timeouts=timeouts or self.timeouts,
             )
 
-        docs = await self._call(credentials, retry or self.retry, once)
+        docs = await self._call(provider, credentials, retry or self.retry, once)
         if score_threshold is not None:
             docs = [doc for doc in docs if doc.score >= score_threshold]
         if top_n is not None:
@@ -414,9 +426,9 @@ class ModelRuntime:
                         timeouts=call_timeouts,
                     )
 
-            await self._call(credentials, NO_RETRY, once)
+            await self._call(provider, credentials, NO_RETRY, once)
         except ModelRuntimeError as error:
-            _redact(error, credentials)
+            _redact(error, _secrets(schema.secret_variables(), credentials))
             raise CredentialsValidationError(error.message, provider=schema.provider, cause=error) from error
 
     async def list_models(
@@ -426,6 +438,7 @@ class ModelRuntime:
         no such endpoint)."""
         adapter = self.adapter(provider)
         return await self._call(
+            provider,
             credentials,
             NO_RETRY,
             lambda values: adapter.list_models(credentials=values, timeouts=timeouts or self.timeouts),

@@ -355,3 +355,19 @@ async def test_ollama_error_line_mid_stream(fake_llm: FakeLLMServer, model_runti
     with pytest.raises(ServerError, match="llama runner process has terminated"):
         async for _ in stream:
             pass
+
+
+async def test_only_secret_credentials_are_hidden_from_errors(
+    fake_llm: FakeLLMServer, model_runtime: ModelRuntime
+) -> None:
+    # a non-secret credential value ("support") that happens to appear in the message stays readable
+    fake_llm.push(Reply.error(400, "vision is not supported by this endpoint"))
+    with pytest.raises(BadRequestError) as excinfo:
+        await model_runtime.invoke_llm(
+            provider=PROVIDER,
+            model="echo",
+            credentials=openai_compatible(fake_llm, vision_support="support"),
+            messages=[UserMessage("hello")],
+            stream=False,
+        )
+    assert "vision is not supported by this endpoint" in str(excinfo.value)
