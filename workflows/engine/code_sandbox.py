@@ -47,7 +47,7 @@ sys.stdout.flush()
 """
 
 _NODE_RUNNER = r"""
-const marker = process.argv[2];
+const marker = process.argv[process.argv.length - 1];
 let input = '';
 process.stdin.setEncoding('utf8');
 process.stdin.on('data', (c) => { input += c; });

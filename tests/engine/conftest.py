@@ -1,0 +1,1 @@
+"""Engine tests need no database; keep them fast and Django-free."""
