@@ -2,7 +2,7 @@
 Dify-shaped catalogue of providers, models, parameter rules and prices.
 
 Plain Python and asyncio, no Django: the Django side (credentials, console API) and the workflow engine
-(through its model port) both call `ModelRuntime`. See the README section of issue 4's report for usage.
+(through its model port) both call `ModelRuntime`, one instance per process.
 
     runtime = ModelRuntime()
     stream = await runtime.invoke_llm(provider="openai", model="gpt-4o-mini",

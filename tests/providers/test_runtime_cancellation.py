@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from providers.runtime import LLMStream, ModelRuntime, UserMessage
+from providers.runtime import InvokeError, LLMStream, ModelRuntime, UserMessage
 from tests.providers.credentials import anthropic_creds, ollama_creds, openai_compatible
 from tests.support.fake_llm import FakeLLMServer, Reply
 
@@ -117,3 +117,20 @@ async def test_a_stream_read_to_the_end_completes_normally(
     assert record.wait_done(timeout=3)
     assert record.completed
     assert not record.disconnected
+
+
+async def test_closing_from_another_task_stops_a_blocked_reader(
+    fake_llm: FakeLLMServer, model_runtime: ModelRuntime
+) -> None:
+    # given a reader waiting on a slow stream (a "stop" request handled elsewhere closes it)
+    fake_llm.push(Reply(text="a b c d e f", chunk_delay=1.0))
+    stream = await _open(model_runtime, fake_llm, "openai_api_compatible")
+    await stream.__anext__()
+    reader = asyncio.create_task(stream.__anext__())
+    await asyncio.sleep(0.05)
+    # when another task closes the stream
+    await stream.aclose()
+    # then the reader stops with an error instead of waiting for the provider, and the provider saw it
+    with pytest.raises(InvokeError):
+        await asyncio.wait_for(reader, timeout=2)
+    await asyncio.to_thread(_assert_server_saw_the_client_leave, fake_llm)

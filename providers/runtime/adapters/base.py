@@ -79,6 +79,10 @@ class AdapterStream:
             aclose = getattr(self._iterator, "aclose", None)
             if aclose is not None:
                 await aclose()
+        except RuntimeError:
+            # Closed from another task while a reader is inside the generator ("already running"):
+            # closing the response below makes that reader fail, which ends the generator.
+            pass
         finally:
             await self._closer()
 
