@@ -12,6 +12,8 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="swagger-ui"),
     path("console/api/", include("accounts.urls")),
     path("console/api/", include("apps.console.urls")),
+    path("console/api/", include("providers.urls")),
+    path("v1/", include("providers.service_api_urls")),
     path("v1/", include("apps.service_api.urls")),
 ]
 
