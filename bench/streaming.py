@@ -37,10 +37,24 @@ from providers.runtime import ModelRuntime, UserMessage  # noqa: E402
 
 @dataclass
 class Samples:
-    ttft: list[float] = field(default_factory=list)
+    ttft: list[float] = field(default_factory=list)  # wall time to first token
+    cpu_ttft: list[float] = field(default_factory=list)  # client CPU time to first token
     total: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
     tokens: list[int] = field(default_factory=list)
+
+
+class Clocks:
+    """Wall and client-CPU time since the call started; CPU time ignores other load on the machine."""
+
+    def __init__(self) -> None:
+        self.wall = time.perf_counter()
+        self.cpu = time.process_time()
+        self.first: tuple[float, float] | None = None
+
+    def token(self) -> None:
+        if self.first is None:
+            self.first = (time.perf_counter() - self.wall, time.process_time() - self.cpu)
 
 
 def free_port() -> int:
@@ -67,9 +81,8 @@ def start_server(port: int) -> subprocess.Popen[bytes]:
     raise SystemExit("the fake server did not start")
 
 
-async def read_with_sdk(client: openai.AsyncOpenAI, tokens: int) -> tuple[float, float, int]:
-    started = time.perf_counter()
-    first = 0.0
+async def read_with_sdk(client: openai.AsyncOpenAI, tokens: int, samples: Samples) -> None:
+    clocks = Clocks()
     count = 0
     stream = await client.chat.completions.create(
         model="lorem",
@@ -80,15 +93,13 @@ async def read_with_sdk(client: openai.AsyncOpenAI, tokens: int) -> tuple[float,
     )
     async for chunk in stream:
         if chunk.choices and chunk.choices[0].delta.content:
-            if count == 0:
-                first = time.perf_counter() - started
+            clocks.token()
             count += 1
-    return first, time.perf_counter() - started, count
+    record(samples, clocks, count)
 
 
-async def read_with_runtime(runtime: ModelRuntime, base_url: str, tokens: int) -> tuple[float, float, int]:
-    started = time.perf_counter()
-    first = 0.0
+async def read_with_runtime(runtime: ModelRuntime, base_url: str, tokens: int, samples: Samples) -> None:
+    clocks = Clocks()
     count = 0
     stream = await runtime.invoke_llm(
         provider="openai_api_compatible",
@@ -99,28 +110,27 @@ async def read_with_runtime(runtime: ModelRuntime, base_url: str, tokens: int) -
     )
     async for chunk in stream:
         if chunk.text:
-            if count == 0:
-                first = time.perf_counter() - started
+            clocks.token()
             count += 1
     assert stream.result is not None and stream.result.usage.completion_tokens == tokens
-    return first, time.perf_counter() - started, count
+    record(samples, clocks, count)
 
 
-async def measure(read: Callable[[], Awaitable[tuple[float, float, int]]], samples: Samples) -> None:
-    cpu = time.process_time()
-    ttft, total, count = await read()
-    samples.cpu.append(time.process_time() - cpu)
-    samples.ttft.append(ttft)
-    samples.total.append(total)
+def record(samples: Samples, clocks: Clocks, count: int) -> None:
+    assert clocks.first is not None
+    samples.ttft.append(clocks.first[0])
+    samples.cpu_ttft.append(clocks.first[1])
+    samples.total.append(time.perf_counter() - clocks.wall)
+    samples.cpu.append(time.process_time() - clocks.cpu)
     samples.tokens.append(count)
 
 
 def ms(value: float) -> str:
-    return f"{value * 1000:8.3f} ms"
+    return f"{value * 1000:.3f} ms"
 
 
 def us(value: float) -> str:
-    return f"{value * 1e6:8.2f} us"
+    return f"{value * 1e6:.2f} us"
 
 
 async def run(rounds: int, tokens: int, base_url: str) -> tuple[Samples, Samples]:
@@ -130,17 +140,18 @@ async def run(rounds: int, tokens: int, base_url: str) -> tuple[Samples, Samples
     )
     runtime = ModelRuntime()
     sdk, ours = Samples(), Samples()
+    scratch = Samples()
     for _ in range(5):  # warm up: connections, imports, lazy loads, CPU caches
-        await read_with_sdk(sdk_client, tokens)
-        await read_with_runtime(runtime, base_url, tokens)
+        await read_with_sdk(sdk_client, tokens, scratch)
+        await read_with_runtime(runtime, base_url, tokens, scratch)
     for index in range(rounds):
         # alternate the order so drift on the machine hits both modes alike
-        pair = [
-            (lambda: read_with_sdk(sdk_client, tokens), sdk),
-            (lambda: read_with_runtime(runtime, base_url, tokens), ours),
+        pair: list[Callable[[], Awaitable[None]]] = [
+            lambda: read_with_sdk(sdk_client, tokens, sdk),
+            lambda: read_with_runtime(runtime, base_url, tokens, ours),
         ]
-        for read, samples in pair if index % 2 == 0 else reversed(pair):
-            await measure(read, samples)
+        for read in pair if index % 2 == 0 else reversed(pair):
+            await read()
     await runtime.aclose()
     await http_client.aclose()
     return sdk, ours
@@ -161,30 +172,31 @@ def main() -> None:
     assert set(sdk.tokens) == {args.tokens} and set(ours.tokens) == {args.tokens}, "token counts differ"
 
     med = statistics.median
-    ttft_added = med(ours.ttft) - med(sdk.ttft)
-    total_added = med(ours.total) - med(sdk.total)
-    cpu_added = med(ours.cpu) - med(sdk.cpu)
+    n = args.tokens
+    print(f"command: .venv/bin/python bench/streaming.py --rounds {args.rounds} --tokens {n}")
     print(
-        f"command: {Path(sys.executable).name} bench/streaming.py --rounds {args.rounds} --tokens {args.tokens}"
+        f"python {sys.version.split()[0]}, openai {openai.__version__}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}"
     )
-    print(
-        f"python {sys.version.split()[0]}, openai {openai.__version__}, {os.cpu_count()} CPUs; medians of {args.rounds} rounds"
-    )
-    print(
-        f"fake server: {sys.executable} -m tests.support.fake_llm (separate process), {args.tokens} SSE events per call\n"
-    )
-    print(f"{'':10}{'TTFT':>14}{'total':>14}{'client CPU':>14}{'per token (CPU)':>18}")
+    print(f"fake server: python -m tests.support.fake_llm in its own process, {n} SSE events per call")
+    print(f"medians of {args.rounds} interleaved rounds (after 5 warm-up rounds each)\n")
+    header = ("TTFT wall", "TTFT CPU", "total wall", "total CPU", "CPU/token")
+    print(f"{'':9}" + "".join(f"{h:>13}" for h in header))
     for name, s in (("sdk", sdk), ("runtime", ours)):
-        print(
-            f"{name:10}{ms(med(s.ttft)):>14}{ms(med(s.total)):>14}{ms(med(s.cpu)):>14}{us(med(s.cpu) / args.tokens):>18}"
-        )
+        cells = (ms(med(s.ttft)), ms(med(s.cpu_ttft)), ms(med(s.total)), ms(med(s.cpu)), us(med(s.cpu) / n))
+        print(f"{name:9}" + "".join(f"{c:>13}" for c in cells))
     print()
-    print(f"added to first token (wall):   {ms(ttft_added)}   (goal < 1 ms)")
-    print(f"added per token (wall):        {us(total_added / args.tokens)}")
-    print(f"added per token (client CPU):  {us(cpu_added / args.tokens)}")
     print(
-        f"ratio runtime/sdk: TTFT {med(ours.ttft) / med(sdk.ttft):.3f}, total {med(ours.total) / med(sdk.total):.3f}, "
-        f"CPU {med(ours.cpu) / med(sdk.cpu):.3f}"
+        f"added to first token, wall:  {ms(med(ours.ttft) - med(sdk.ttft))}   (goal < 1 ms; wall time moves with load)"
+    )
+    print(
+        f"added to first token, CPU:   {ms(med(ours.cpu_ttft) - med(sdk.cpu_ttft))}   (our own work before the first token)"
+    )
+    print(f"added per token, wall:       {us((med(ours.total) - med(sdk.total)) / n)}")
+    print(f"added per token, CPU:        {us((med(ours.cpu) - med(sdk.cpu)) / n)}")
+    print(
+        f"ratio runtime/sdk: TTFT wall {med(ours.ttft) / med(sdk.ttft):.3f}, TTFT CPU "
+        f"{med(ours.cpu_ttft) / med(sdk.cpu_ttft):.3f}, total wall {med(ours.total) / med(sdk.total):.3f}, "
+        f"total CPU {med(ours.cpu) / med(sdk.cpu):.3f}"
     )
 
 
