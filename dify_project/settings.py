@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -87,6 +88,11 @@ else:
 # --- Running apps ------------------------------------------------------------------------------------
 # Where runs execute: "web" (a task on the ASGI process's event loop) or "celery" (the `workflow` queue).
 APP_RUN_EXECUTOR = env.str("APP_RUN_EXECUTOR", default="web")
+if APP_RUN_EXECUTOR not in ("web", "celery"):
+    raise ImproperlyConfigured("APP_RUN_EXECUTOR must be 'web' or 'celery'")
+if APP_RUN_EXECUTOR == "celery" and not REDIS_URL:
+    # Events of a run in a worker reach the web process through Redis Streams.
+    raise ImproperlyConfigured("APP_RUN_EXECUTOR=celery needs REDIS_URL")
 RUN_EVENTS_TTL = env.int("RUN_EVENTS_TTL", default=600)  # seconds a finished run's events stay readable
 APP_MAX_ACTIVE_REQUESTS = env.int("APP_MAX_ACTIVE_REQUESTS", default=0)  # 0: unlimited (Dify's default)
 APP_DEFAULT_ACTIVE_REQUESTS = env.int("APP_DEFAULT_ACTIVE_REQUESTS", default=0)

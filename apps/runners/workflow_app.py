@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +23,7 @@ from apps.runners.ports import ports_for_run
 from apps.runs import control
 from apps.runs.bus import RunWriter
 from apps.runs.errors import error_event, stream_error_body
+from apps.runs.ids import RunIds
 from apps.runs.recorder import RunEnd, RunRecorder, RunRows, usage_dict
 from apps.runs.wire import RunIdentity, WorkflowWire
 from dify_project import crypto
@@ -140,15 +140,16 @@ def _conversation_for(request: WorkflowRunRequest) -> Conversation | None:
     return conversation
 
 
-def prepare_workflow_run(request: WorkflowRunRequest) -> PreparedRun:
+def prepare_workflow_run(request: WorkflowRunRequest, ids: RunIds | None = None) -> PreparedRun:
     """Load and check everything; raise 4xx before any row is written."""
+    ids = ids or RunIds()
     app = request.app
     chat = app.mode == AppMode.ADVANCED_CHAT
     workflow = _workflow_for(request)
     graph = graph_for(workflow)
     tenant_id = str(app.tenant_id)
-    run_id = str(uuid.uuid4())
-    task_id = str(uuid.uuid4())
+    run_id = ids.run_id
+    task_id = ids.task_id
     creator_role = "end_user" if request.end_user is not None else "account"
     creator_id = str(request.end_user.id if request.end_user is not None else request.account_id)
     user_key = request.end_user.session_id if request.end_user is not None else str(request.account_id)
@@ -175,7 +176,7 @@ def prepare_workflow_run(request: WorkflowRunRequest) -> PreparedRun:
         if not request.query or not str(request.query).strip():
             raise InvalidParam("query is required", params="query")
         conversation = _conversation_for(request)
-        conversation_id = str(conversation.id) if conversation else str(uuid.uuid4())
+        conversation_id = str(conversation.id) if conversation else ids.conversation_id
         if conversation is None:
             new_conversation = Conversation(
                 id=conversation_id,
@@ -207,7 +208,7 @@ def prepare_workflow_run(request: WorkflowRunRequest) -> PreparedRun:
             ]
         else:
             conversation_vars = _conversation_variables(conversation, workflow)
-        message_id = str(uuid.uuid4())
+        message_id = ids.message_id
         message = Message(
             id=message_id,
             tenant_id=app.tenant_id,

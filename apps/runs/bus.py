@@ -149,15 +149,18 @@ class EventLog:
     def alias_key(key: str) -> str:
         return f"{settings.REDIS_KEY_PREFIX}:run:alias:{key}"
 
-    def open(self, keys: list[str]) -> RunWriter:
-        """A new run known by each of ``keys`` (task id, workflow run id, message id)."""
+    def open(self, keys: list[str], *, mirror: bool = True) -> RunWriter:
+        """A new run known by each of ``keys`` (task id, workflow run id, message id).
+
+        ``mirror=False`` for a relay of a run that another process already publishes to Redis.
+        """
         channel = RunChannel(keys)
         for key in keys:
             self._channels[key] = channel
-        mirror = None
-        if self._use_redis():
-            mirror = _RedisMirror(self.stream_key(keys[0]), [self.alias_key(k) for k in keys])
-        return RunWriter(self, channel, mirror)
+        redis_mirror = None
+        if mirror and self._use_redis():
+            redis_mirror = _RedisMirror(self.stream_key(keys[0]), [self.alias_key(k) for k in keys])
+        return RunWriter(self, channel, redis_mirror)
 
     def local(self, key: str) -> RunChannel | None:
         return self._channels.get(key)

@@ -43,10 +43,11 @@ async def launch(
     app_limit: int | None,
     keys: list[str],
     execute: Callable[[RunWriter], Awaitable[Any]],
+    mirror: bool = True,
 ) -> tuple[RunWriter, asyncio.Task]:
     """Take a concurrency slot (429 when full), open the run's event stream and start ``execute``."""
     slot = await control.enter(app_id, app_limit)
-    writer = event_log().open(keys)
+    writer = event_log().open(keys, mirror=mirror)
 
     async def guarded() -> Any:
         try:

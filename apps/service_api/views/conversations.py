@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from asgiref.sync import sync_to_async
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.models import MessageFeedback
+from apps.runners.naming import conversation_auto_name
 from apps.service_api import serializers as s
 from apps.service_api.base import ServiceApiView
 from apps.services import conversations as service
 from dify_project.api.pagination import paginate
+from dify_project.api.views import AsyncApiView
 
 
 class ConversationListApi(ServiceApiView):
@@ -53,22 +56,25 @@ class ConversationApi(ServiceApiView):
         return Response(status=204)
 
 
-class ConversationNameApi(ServiceApiView):
+class ConversationNameApi(AsyncApiView):
+    authentication_classes = ServiceApiView.authentication_classes
+    permission_classes = ServiceApiView.permission_classes
+
     @extend_schema(request=s.RenameIn, responses=s.SimpleConversationOut)
-    def post(self, request: Request, conversation_id: str) -> Response:
-        app = self.app(request)
-        self.require_chat(app)
+    async def post(self, request: Request, conversation_id: str) -> Response:
+        app = ServiceApiView.app(request)
+        ServiceApiView.require_chat(app)
         data = self.validate(s.RenameIn, request.data)
-        end_user = self.end_user(request, data.get("user"), required=False)
-        conversation = service.conversation_get(
+        end_user = await sync_to_async(ServiceApiView.end_user)(request, data.get("user"), required=False)
+        conversation = await sync_to_async(service.conversation_get)(
             app=app, end_user=end_user, conversation_id=str(conversation_id)
         )
         if data.get("auto_generate"):
-            from apps.runners.naming import conversation_auto_name
-
-            conversation = conversation_auto_name(conversation=conversation)
+            conversation = await conversation_auto_name(conversation=conversation)
         else:
-            conversation = service.conversation_rename(conversation=conversation, name=data["name"].strip())
+            conversation = await sync_to_async(service.conversation_rename)(
+                conversation=conversation, name=data["name"].strip()
+            )
         return Response(s.conversation_out(conversation))
 
 

@@ -3,9 +3,11 @@ run detail, logs and re-attaching to a run's events. All handlers are async (the
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -19,7 +21,8 @@ from apps.runners.workflow_app import (
     execute_workflow_run,
     prepare_workflow_run,
 )
-from apps.runs import control
+from apps.runs import control, remote
+from apps.runs.ids import RunIds
 from apps.runs.launch import follow_response, launch, stream_response
 from apps.service_api import serializers as s
 from apps.service_api.authentication import AppKeyAuthentication
@@ -100,21 +103,31 @@ def chat_blocking_body(identity: Any, result: RunResult, mode: str) -> dict[str,
 async def run_workflow_request(
     request: Request, run_request: WorkflowRunRequest, *, streaming: bool, chat: bool
 ) -> Response | Any:
-    prepared = await sync_to_async(prepare_workflow_run)(run_request)
+    ids = RunIds()
+    prepared = await sync_to_async(prepare_workflow_run)(run_request, ids)
     identity = prepared.identity
-    keys = [identity.task_id, identity.workflow_run_id] + (
-        [identity.message_id] if identity.message_id else []
-    )
+    keys = [identity.task_id, identity.workflow_run_id]
+    if identity.message_id:
+        keys.append(identity.message_id)
     app = run_request.app
+    in_worker = settings.APP_RUN_EXECUTOR == "celery"
+    if in_worker:
+        payload = remote.workflow_payload(run_request, ids)
+        execute = partial(remote.relay, payload)
+    else:
+        execute = partial(execute_workflow_run, prepared)
     writer, task = await launch(
         app_id=str(app.id),
         app_limit=app.max_active_requests,
         keys=keys,
-        execute=lambda w: execute_workflow_run(prepared, w),
+        execute=execute,
+        mirror=not in_worker,
     )
     if streaming:
         return stream_response(writer)
     result: RunResult = await task
+    if in_worker:
+        result = remote.workflow_result_from_events(result)
     if result.metadata.get("invalid_input"):
         raise InvalidParam(result.error or "Invalid input.")
     if chat:

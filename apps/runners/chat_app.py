@@ -1,0 +1,468 @@
+"""Running chat, agent-chat (without tools) and completion apps: prompt, one model call, Dify's events.
+
+``prepare_chat_run`` reads and checks everything (inputs against the form, the conversation, history)
+before any row is written. ``execute_chat_run`` streams the model's answer as ``message`` (or
+``agent_message``/``agent_thought``) events, ends with ``message_end`` (usage and price) and records the
+conversation and message; a model error mid-stream becomes an ``error`` event and the message keeps
+what was produced, marked as an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from rest_framework.response import Response
+
+from apps import exceptions as errors
+from apps.models import App, AppMode, Conversation, EndUser, Message, MessageAgentThought
+from apps.runners.files import build_files
+from apps.runners.inputs import validate_inputs
+from apps.runners.prompts import build_prompt, render
+from apps.runs import control, remote
+from apps.runs.bus import RunWriter
+from apps.runs.errors import stream_error_body
+from apps.runs.ids import RunIds
+from apps.runs.launch import launch, stream_response
+from dify_project.api.errors import ApiError, InvalidParam
+
+logger = logging.getLogger(__name__)
+
+HISTORY_TURNS = 50  # Dify bounds memory by tokens; we also bound by turns so a long chat stays cheap
+
+
+@dataclass
+class ChatIdentity:
+    task_id: str
+    mode: str
+    message_id: str
+    conversation_id: str
+    created_at: int
+
+    @property
+    def chat(self) -> bool:
+        return self.mode != AppMode.COMPLETION
+
+    def envelope(self, event: str) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "event": event,
+            "task_id": self.task_id,
+            "id": self.message_id,
+            "message_id": self.message_id,
+        }
+        if self.chat:
+            body["conversation_id"] = self.conversation_id
+        body["created_at"] = self.created_at
+        return body
+
+
+@dataclass
+class PreparedChat:
+    app: App
+    identity: ChatIdentity
+    config: dict[str, Any]
+    provider: str
+    model: str
+    parameters: dict[str, Any]
+    prompt_messages: list[dict[str, Any]]
+    stop: list[str] | None
+    user_key: str
+    conversation: Conversation | None  # new conversation to insert
+    message: Message
+    agent: bool
+    auto_name: bool
+    files: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _model_settings(config: dict[str, Any]) -> tuple[str, str, dict[str, Any], list[str] | None]:
+    model = config.get("model") or {}
+    provider, name = model.get("provider"), model.get("name")
+    if not provider or not name:
+        raise errors.AppUnavailable("The app has no model configured.")
+    params = dict(model.get("completion_params") or {})
+    stop = params.pop("stop", None) or None
+    return provider, name, params, stop
+
+
+def _history(conversation: Conversation | None) -> list[tuple[str, str]]:
+    if conversation is None:
+        return []
+    rows = list(
+        Message.objects.filter(conversation=conversation, status="normal")
+        .exclude(answer="")
+        .order_by("-created_at")
+        .values_list("query", "answer")[:HISTORY_TURNS]
+    )
+    return list(reversed(rows))
+
+
+def prepare_chat_run(
+    *,
+    app: App,
+    end_user: EndUser | None,
+    account_id: str | None,
+    data: dict[str, Any],
+    invoke_from: str,
+    config_override: dict[str, Any] | None = None,
+    ids: RunIds | None = None,
+) -> PreparedChat:
+    ids = ids or RunIds()
+    model_config = app.app_model_config
+    if model_config is None and config_override is None:
+        raise errors.AppUnavailable()
+    config = config_override or model_config.config
+    query = data.get("query") or ""
+    if app.mode in AppMode.chat_modes() and not query.strip():
+        raise InvalidParam("query is required", params="query")
+    inputs = validate_inputs(config.get("user_input_form") or [], data.get("inputs") or {})
+    provider, model, parameters, stop = _model_settings(config)
+    files = build_files(data.get("files"), tenant_id=str(app.tenant_id))
+    conversation = None
+    new_conversation = None
+    if app.mode != AppMode.COMPLETION and data.get("conversation_id"):
+        filters = {"id": data["conversation_id"], "app": app, "is_deleted": False}
+        if end_user is not None:
+            filters["from_end_user"] = end_user
+        else:
+            filters["from_account_id"] = account_id
+        conversation = Conversation.objects.filter(**filters).first()
+        if conversation is None:
+            raise errors.ConversationNotFound()
+        if conversation.status != "normal":
+            raise errors.ConversationCompleted()
+        inputs = conversation.inputs or inputs  # a conversation keeps the inputs it started with
+    source = "api" if end_user is not None else "console"
+    if conversation is None:
+        new_conversation = Conversation(
+            id=ids.conversation_id,
+            tenant_id=app.tenant_id,
+            app=app,
+            app_model_config_id=model_config.id if model_config else None,
+            model_provider=provider,
+            model_id=model,
+            mode=app.mode,
+            name="New conversation" if app.mode != AppMode.COMPLETION else "",
+            inputs=inputs,
+            introduction=render(config.get("opening_statement") or "", inputs),
+            invoke_from=invoke_from,
+            from_source=source,
+            from_end_user=end_user,
+            from_account_id=account_id,
+        )
+    conversation_id = str(conversation.id if conversation else new_conversation.id)
+    prompt = build_prompt(
+        app_mode=app.mode,
+        config=config,
+        inputs=inputs,
+        query=query,
+        context=None,
+        history=_history(conversation),
+        files=files,
+    )
+    message = Message(
+        id=ids.message_id,
+        tenant_id=app.tenant_id,
+        app=app,
+        conversation_id=conversation_id,
+        app_model_config_id=model_config.id if model_config else None,
+        model_provider=provider,
+        model_id=model,
+        override_model_configs=config_override,
+        inputs=inputs,
+        query=query,
+        message=prompt.messages,
+        invoke_from=invoke_from,
+        from_source=source,
+        from_end_user=end_user,
+        from_account_id=account_id,
+        agent_based=app.mode == AppMode.AGENT_CHAT,
+        app_mode=app.mode,
+    )
+    identity = ChatIdentity(
+        task_id=ids.task_id,
+        mode=app.mode,
+        message_id=str(message.id),
+        conversation_id=conversation_id,
+        created_at=int(time.time()),
+    )
+    user_key = end_user.session_id if end_user is not None else str(account_id)
+    return PreparedChat(
+        app=app,
+        identity=identity,
+        config=config,
+        provider=provider,
+        model=model,
+        parameters=parameters,
+        prompt_messages=prompt.messages,
+        stop=(stop or []) + (prompt.stop or []) or None,
+        user_key=user_key,
+        conversation=new_conversation,
+        message=message,
+        agent=app.mode == AppMode.AGENT_CHAT,
+        auto_name=bool(data.get("auto_generate_name", True))
+        and new_conversation is not None
+        and app.mode != AppMode.COMPLETION,
+        files=files,
+    )
+
+
+def _insert_opening(prepared: PreparedChat) -> None:
+    with transaction.atomic():
+        if prepared.conversation is not None:
+            prepared.conversation.save(force_insert=True)
+        prepared.message.save(force_insert=True)
+
+
+@dataclass
+class ChatResult:
+    answer: str
+    metadata: dict[str, Any]
+    error: ApiError | None = None
+
+
+async def execute_chat_run(prepared: PreparedChat, writer: RunWriter) -> ChatResult:
+    """Call the model, stream the answer, record the message. Never raises."""
+    from providers.services.invocation import llm_stream
+
+    identity = prepared.identity
+    opening = asyncio.get_running_loop().create_task(sync_to_async(_insert_opening)(prepared))
+    started = time.perf_counter()
+    answer: list[str] = []
+    stopped = asyncio.Event()
+    control.register_task(identity.task_id, lambda _reason: stopped.set(), user_key=prepared.user_key)
+    thought_id = str(uuid.uuid4())
+    message_event = "agent_message" if prepared.agent else "message"
+    usage = None
+    error: ApiError | None = None
+    try:
+        if prepared.agent:
+            writer.publish(_thought_event(identity, thought_id, ""))
+        stream = await llm_stream(
+            tenant_id=str(prepared.app.tenant_id),
+            provider=prepared.provider,
+            model=prepared.model,
+            messages=prepared.prompt_messages,
+            parameters=prepared.parameters,
+            stop=prepared.stop,
+            user=prepared.user_key,
+            source={"app_id": str(prepared.app.id), "message_id": identity.message_id},
+        )
+        async with stream:
+            async for chunk in stream:
+                if stopped.is_set():
+                    break
+                text = chunk.text
+                if text:
+                    answer.append(text)
+                    writer.publish({**identity.envelope(message_event), "answer": text})
+        if not stopped.is_set():
+            usage = stream.result.usage
+    except Exception as exc:  # the model failed: Dify streams an error event and keeps the message
+        code, status, message = stream_error_body(exc)
+        error = ApiError(message, code=code, status=status)
+        if status >= 500:
+            logger.exception("chat run %s failed", identity.message_id)
+    finally:
+        control.unregister_task(identity.task_id)
+    latency = time.perf_counter() - started
+    text = "".join(answer)
+    metadata = {"usage": _usage_dict(usage, latency), "retriever_resources": []}
+    try:
+        await opening
+        await sync_to_async(_record_end)(prepared, text, usage, latency, metadata, error, thought_id)
+    except Exception:
+        logger.exception("could not record message %s", identity.message_id)
+    if error is not None:
+        envelope = identity.envelope("error")
+        envelope.pop("task_id", None)
+        writer.publish({**envelope, "code": error.code, "status": error.status, "message": error.message})
+    else:
+        if prepared.agent:
+            writer.publish(_thought_event(identity, thought_id, text))
+        writer.publish({**identity.envelope("message_end"), "metadata": metadata, "files": []})
+    await writer.close()
+    if prepared.auto_name and error is None:
+        from apps.runners.naming import schedule_auto_name
+
+        schedule_auto_name(
+            conversation_id=identity.conversation_id,
+            tenant_id=str(prepared.app.tenant_id),
+            provider=prepared.provider,
+            model=prepared.model,
+            query=prepared.message.query,
+        )
+    return ChatResult(answer=text, metadata=metadata, error=error)
+
+
+def _thought_event(identity: ChatIdentity, thought_id: str, thought: str) -> dict[str, Any]:
+    body = identity.envelope("agent_thought")
+    body.update(
+        id=thought_id,
+        position=1,
+        thought=thought,
+        observation="",
+        tool="",
+        tool_labels={},
+        tool_input="",
+        message_files=[],
+    )
+    return body
+
+
+def _usage_dict(usage: Any, latency: float) -> dict[str, Any]:
+    if usage is None:
+        return {
+            "prompt_tokens": 0,
+            "prompt_unit_price": "0",
+            "prompt_price_unit": "0",
+            "prompt_price": "0",
+            "completion_tokens": 0,
+            "completion_unit_price": "0",
+            "completion_price_unit": "0",
+            "completion_price": "0",
+            "total_tokens": 0,
+            "total_price": "0",
+            "currency": "USD",
+            "latency": round(latency, 6),
+        }
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "prompt_unit_price": str(usage.prompt_unit_price),
+        "prompt_price_unit": str(usage.prompt_price_unit),
+        "prompt_price": str(usage.prompt_price),
+        "completion_tokens": usage.completion_tokens,
+        "completion_unit_price": str(usage.completion_unit_price),
+        "completion_price_unit": str(usage.completion_price_unit),
+        "completion_price": str(usage.completion_price),
+        "total_tokens": usage.total_tokens,
+        "total_price": str(usage.total_price),
+        "currency": usage.currency,
+        "latency": round(latency, 6),
+    }
+
+
+def _record_end(
+    prepared: PreparedChat,
+    answer: str,
+    usage: Any,
+    latency: float,
+    metadata: dict[str, Any],
+    error: ApiError | None,
+    thought_id: str,
+) -> None:
+    message = prepared.message
+    now = timezone.now()
+    fields: dict[str, Any] = {
+        "answer": answer,
+        "provider_response_latency": latency,
+        "message_metadata": metadata,
+        "status": "error" if error else "normal",
+        "error": error.message if error else "",
+        "updated_at": now,
+    }
+    if usage is not None:
+        fields.update(
+            message_tokens=usage.prompt_tokens,
+            message_unit_price=Decimal(str(usage.prompt_unit_price)),
+            message_price_unit=Decimal(str(usage.prompt_price_unit or "0.001")),
+            answer_tokens=usage.completion_tokens,
+            answer_unit_price=Decimal(str(usage.completion_unit_price)),
+            answer_price_unit=Decimal(str(usage.completion_price_unit or "0.001")),
+            total_price=Decimal(str(usage.total_price)),
+            currency=usage.currency,
+        )
+    with transaction.atomic():
+        Message.objects.filter(id=message.id).update(**fields)
+        if prepared.agent:
+            MessageAgentThought.objects.create(
+                id=thought_id,
+                message_id=message.id,
+                position=1,
+                thought=answer,
+                answer=answer,
+                tokens=usage.total_tokens if usage else 0,
+                latency=latency,
+                total_price=Decimal(str(usage.total_price)) if usage else Decimal(0),
+                currency=usage.currency if usage else "USD",
+            )
+        Conversation.objects.filter(id=message.conversation_id).update(
+            dialogue_count=F("dialogue_count") + 1, updated_at=now
+        )
+
+
+async def run_chat_request(
+    *,
+    app: App,
+    end_user: EndUser | None,
+    data: dict[str, Any],
+    streaming: bool,
+    invoke_from: str,
+    account_id: str | None = None,
+    config_override: dict[str, Any] | None = None,
+) -> Any:
+    """Prepare, launch and answer one chat/completion request (the HTTP side of the runner)."""
+    if app.mode == AppMode.AGENT_CHAT and not streaming:
+        raise InvalidParam("Agent Chat App does not support blocking mode")
+    ids = RunIds()
+    prepared = await sync_to_async(prepare_chat_run)(
+        app=app,
+        end_user=end_user,
+        account_id=account_id,
+        data=data,
+        invoke_from=invoke_from,
+        config_override=config_override,
+        ids=ids,
+    )
+    identity = prepared.identity
+    in_worker = settings.APP_RUN_EXECUTOR == "celery"
+    if in_worker:
+        payload = remote.chat_payload(
+            app=app,
+            end_user=end_user,
+            account_id=account_id,
+            data=data,
+            invoke_from=invoke_from,
+            config_override=config_override,
+            ids=ids,
+        )
+        execute = partial(remote.relay, payload)
+    else:
+        execute = partial(execute_chat_run, prepared)
+    writer, task = await launch(
+        app_id=str(app.id),
+        app_limit=app.max_active_requests,
+        keys=[identity.task_id, identity.message_id],
+        execute=execute,
+        mirror=not in_worker,
+    )
+    if streaming:
+        return stream_response(writer)
+    result: ChatResult = await task
+    if in_worker:
+        result = remote.chat_result_from_events(result)
+    if result.error is not None:
+        raise result.error
+    body = {
+        "event": "message",
+        "task_id": identity.task_id,
+        "id": identity.message_id,
+        "message_id": identity.message_id,
+        "mode": app.mode,
+        "answer": result.answer,
+        "metadata": result.metadata,
+        "created_at": identity.created_at,
+    }
+    if identity.chat:
+        body["conversation_id"] = identity.conversation_id
+    return Response(body)

@@ -1,0 +1,48 @@
+"""Celery tasks of the apps domain. ``run_app`` executes a run on the ``workflow`` queue when
+``APP_RUN_EXECUTOR=celery``: the same runner as in the web process, publishing the same events to the
+run's Redis Stream, which the web process relays to the client.
+
+Runs are at-most-once (``acks_late=False``): re-delivering a half-done run would duplicate its side effects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from celery import shared_task
+
+
+@shared_task(name="apps.run_app", queue="workflow", acks_late=False, ignore_result=True)
+def run_app(payload: dict[str, Any]) -> None:
+    asyncio.run(execute_payload(payload))
+
+
+async def execute_payload(payload: dict[str, Any]) -> None:
+    from asgiref.sync import sync_to_async
+
+    from apps.runs.bus import event_log
+    from apps.runs.errors import stream_error_body
+    from apps.runs.ids import RunIds
+    from apps.runs.remote import load_request
+
+    ids = RunIds.from_dict(payload["ids"])
+    kind = payload["kind"]
+    writer = event_log().open([ids.task_id, ids.run_id, ids.message_id])
+    try:
+        if kind == "workflow":
+            from apps.runners.workflow_app import execute_workflow_run, prepare_workflow_run
+
+            request = await sync_to_async(load_request)(payload)
+            prepared = await sync_to_async(prepare_workflow_run)(request, ids)
+            await execute_workflow_run(prepared, writer)
+        else:
+            from apps.runners.chat_app import execute_chat_run, prepare_chat_run
+
+            kwargs = await sync_to_async(load_request)(payload)
+            prepared = await sync_to_async(prepare_chat_run)(**kwargs, ids=ids)
+            await execute_chat_run(prepared, writer)
+    except Exception as exc:  # anything before the runner took over: tell the waiting client
+        code, status, message = stream_error_body(exc)
+        writer.publish({"event": "error", "code": code, "status": status, "message": message})
+        await writer.close()
