@@ -792,3 +792,44 @@ async def test_run_node_runs_one_node_with_given_variables_and_raw_stream():
     assert model.requests[0].messages[0].content == "hey"
     assert [e.chunk for e in events if isinstance(e, StreamChunk)] == ["one", " two", ""]
     assert {e.node_id for e in events if isinstance(e, NodeStarted)} == {"llm"}
+
+
+async def test_a_pause_lets_running_containers_finish_and_resume_keeps_their_results():
+    config = graph(
+        [
+            start(),
+            node("hi", "human-input", form_content="ok?", user_actions=[{"id": "go", "title": "Go"}]),
+            template("after", "went"),
+            node(
+                "it",
+                "iteration",
+                iterator_selector=["conversation", "items"],
+                output_selector=["inner", "text"],
+                start_node_id="is",
+                is_parallel=True,
+                parallel_nums=2,
+            ),
+            node("is", "iteration-start", parent="it"),
+            node("inner", "tool", parent="it", provider_id="p", tool_name="slow"),
+            end(went=["after", "output"], items=["it", "output"]),
+        ],
+        [
+            edge("start", "hi"),
+            edge("hi", "after", "go"),
+            edge("start", "it"),
+            edge("is", "inner"),
+            edge("after", "end"),
+            edge("it", "end"),
+        ],
+    )
+    parsed = parse_graph(config)
+    engine = Engine(ports=Ports(tools=SlowTools(0.05)))
+    first = await engine.run(parsed, conversation={"items": [1, 2, 3]}).collect()
+    assert first.status == "paused"
+    assert [e.node_id for e in of_type(first, NodeSucceeded) if e.node_id == "it"] == ["it"]
+    resumed = await engine.resume(
+        parsed, json.loads(json.dumps(first.state)), human_input={"hi": {"action": "go"}}
+    ).collect()
+    assert resumed.status == "succeeded"
+    assert resumed.outputs == {"went": "went", "items": ["slow", "slow", "slow"]}
+    assert "it" not in {e.node_id for e in of_type(resumed, NodeStarted)}  # not re-run after resume

@@ -281,6 +281,19 @@ async def test_http_get_with_templated_url_params_headers_and_bearer_auth(server
     assert "sekret" not in log  # the authorization header is masked in logs
 
 
+async def test_http_request_log_masks_secret_environment_variables(server):
+    config = http_graph(url=server + "/echo?key={{#env.API_KEY#}}", headers="X-Key: {{#env.API_KEY#}}")
+    outcome = await run(
+        config,
+        inputs={"name": "x"},
+        ports=Ports(http=HttpxHttpPort()),
+        environment=[{"name": "API_KEY", "value": "abcdefghijkl", "value_type": "secret"}],
+    )
+    assert json.loads(outcome.outputs["body"])["headers"]["x-key"] == "abcdefghijkl"  # sent in clear
+    log = next(e for e in of_type(outcome, NodeSucceeded) if e.node_id == "h").process_data["request"]
+    assert "abcdefghijkl" not in log and "abcdef************kl" in log
+
+
 @pytest.mark.parametrize(
     ("body", "content_type", "expected_body"),
     [

@@ -60,6 +60,7 @@ from .streaming import ResponseCoordinator
 logger = logging.getLogger(__name__)
 
 _MISSING = object()
+YIELD_EVERY = 64  # inline node executions between voluntary yields to the event loop
 
 
 class RunState:
@@ -96,6 +97,7 @@ class RunState:
         self.started = time.perf_counter()
         self.frames: set[Frame] = set()
         self.pass_chunks = False
+        self.yielded_at = 0
         self._semaphore: asyncio.Semaphore | None = None
 
     @property
@@ -122,10 +124,6 @@ class RunState:
         for frame in list(self.frames):
             frame.cancel_tasks()
             frame.wake()
-
-    @property
-    def halted(self) -> bool:
-        return self.stop_reason is not None or self.pause_requested
 
 
 class Frame:
@@ -267,8 +265,19 @@ class Frame:
             ready = self.ready
             done = self.done
             while True:
-                while ready and self.failure is None and not run.halted:
+                # A pause only stops the root frame from starting nodes: container bodies already under
+                # way finish, so their container completes before the run pauses.
+                while (
+                    ready
+                    and self.failure is None
+                    and not (run.stop_reason or (run.pause_requested and not self.parent))
+                ):
                     self._start_node(ready.popleft())
+                    if run.steps - run.yielded_at >= YIELD_EVERY:
+                        # Long stretches of inline nodes hand the loop back now and then, so readers
+                        # stream promptly and other runs on the same loop are not starved.
+                        run.yielded_at = run.steps
+                        await asyncio.sleep(0)
                 if done:
                     while done:
                         self._finish(*done.popleft())
@@ -619,7 +628,7 @@ async def run_iteration(frame: Frame, node: IterationNode, exec_id: str) -> Node
         if child.failure is not None:
             errors[index] = child.failure[1]
             return
-        if run.halted:
+        if run.stop_reason is not None:
             return
         results[index] = pool.get(output_selector) if output_selector else None
         if index == count - 1:
@@ -629,7 +638,7 @@ async def run_iteration(frame: Frame, node: IterationNode, exec_id: str) -> Node
     if not parallel:
         for index in range(count):
             await run_item(index)
-            if run.halted or (errors and mode == "terminated"):
+            if run.stop_reason is not None or (errors and mode == "terminated"):
                 break
     else:
         next_index = 0
@@ -639,7 +648,7 @@ async def run_iteration(frame: Frame, node: IterationNode, exec_id: str) -> Node
                 while (
                     next_index < count
                     and len(active) < node.parallel_nums
-                    and not run.halted
+                    and run.stop_reason is None
                     and not (errors and mode == "terminated")
                 ):
                     active.add(asyncio.get_running_loop().create_task(run_item(next_index)))
@@ -652,7 +661,7 @@ async def run_iteration(frame: Frame, node: IterationNode, exec_id: str) -> Node
         finally:
             for task in active:
                 task.cancel()
-    if run.halted and not errors:
+    if run.stop_reason is not None and not errors:
         return NodeResult.failed("stopped", "Stopped")
     if errors and mode == "terminated":
         first = errors[min(errors)]
@@ -723,7 +732,7 @@ async def run_loop(frame: Frame, node: LoopNode, exec_id: str) -> NodeResult:
         if child.failure is not None:
             frame.emit(LoopFailed(outputs=dict(outputs), steps=index + 1, error=child.failure[1], **common))
             return NodeResult.failed(child.failure[1], "LoopNodeError", inputs=inputs)
-        if run.halted:
+        if run.stop_reason is not None:
             return NodeResult.failed("stopped", "Stopped")
         frame._merge_response(child.response_outputs)
         try:

@@ -200,6 +200,16 @@ class VariablePool:
             pool._types[(node_id, name)] = type_name
         return pool
 
+    def secret_values(self) -> list[str]:
+        """Values of variables declared `secret` (environment secrets), for masking logs."""
+        secrets = []
+        for (node_id, name), type_name in self._all_types().items():
+            if type_name == "secret":
+                value = self.get((node_id, name))
+                if isinstance(value, str) and value:
+                    secrets.append(value)
+        return secrets
+
     def snapshot(self) -> dict[str, dict[str, Any]]:
         return {node_id: self.node_values(node_id) for node_id in self.node_ids()}
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..errors import ConfigError, InputError, NodeError
 from ..templates import Selector, VariableTemplate
-from ..values import File, normalize
+from ..values import File
 from .base import (
     RESPONSE,
     ROOT,
@@ -58,18 +58,14 @@ class StartNode(Node):
 
     def prepare_inputs(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
         """Validate and coerce user inputs the way Dify's app generator does before a run."""
+        # Like Dify's app generator, only declared variables reach the pool.
         prepared: dict[str, Any] = {}
-        declared = set()
         for variable in self.variables:
             name = variable["variable"]
-            declared.add(name)
             value = inputs.get(name)
             if value is None and variable.get("default") not in (None, ""):
                 value = variable["default"]
             prepared[name] = _validate_input(variable, value)
-        for name, value in inputs.items():
-            if name not in declared:
-                prepared[name] = normalize(value)  # Dify keeps undeclared inputs in the pool too
         return prepared
 
     def run(self, ctx: NodeContext) -> NodeResult:

@@ -13,7 +13,7 @@ from typing import Any
 from ..errors import ConfigError, NodeError
 from ..ports import HttpPortError, HttpRequest, HttpResponse
 from ..templates import Selector, VariableTemplate, compile_template
-from ..values import File
+from ..values import File, mask_secret
 from .base import Node, NodeContext, NodeResult, as_selector, get_dict, get_str
 
 METHODS = frozenset({"get", "post", "put", "patch", "delete", "head", "options"})
@@ -215,7 +215,7 @@ class HttpRequestNode(Node):
         process_data: dict[str, Any] = {}
         try:
             request = await self.build_request(ctx)
-            process_data["request"] = _request_log(request)
+            process_data["request"] = _mask(_request_log(request), ctx.pool.secret_values())
             http = ctx.require("http")
             try:
                 response: HttpResponse = await http.request(request)
@@ -324,6 +324,13 @@ def response_is_file(response: HttpResponse) -> bool:
     if main_type:
         return main_type.split("/")[0] in _BINARY_MAIN_TYPES
     return any(kind in content_type for kind in ("image/", "audio/", "video/"))
+
+
+def _mask(text: str, secrets: list[str]) -> str:
+    """Secret environment variables never reach the request log (Dify logs `Segment.log`)."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, mask_secret(secret))
+    return text
 
 
 def _readable_size(size: int) -> str:
