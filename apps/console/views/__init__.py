@@ -1,0 +1,1 @@
+"""Console views of the apps domain (Dify's ``controllers/console/app/*``), one module per area."""
