@@ -225,8 +225,13 @@ class _Dropped(Exception):
 
 
 class _HideDrops(logging.Filter):
+    """A scripted drop is not a server error: keep its traceback out of the logs."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         return not (record.exc_info and isinstance(record.exc_info[1], _Dropped))
+
+
+_HIDE_DROPS = _HideDrops()
 
 
 # --- helpers -------------------------------------------------------------------------------------------------
@@ -374,7 +379,7 @@ class FakeLLMServer:
         return f"{self.url}/v1"
 
     def _make_server(self) -> uvicorn.Server:
-        logging.getLogger("uvicorn.error").addFilter(_HideDrops())
+        logging.getLogger("uvicorn.error").addFilter(_HIDE_DROPS)
         config = uvicorn.Config(
             self.app,
             log_config=None,
