@@ -599,3 +599,41 @@ async def test_knowledge_retrieval_requires_a_query():
     )
     outcome = await run(config, inputs={"q": ""}, ports=Ports(retrieval=FakeRetrieval([])))
     assert outcome.status == "failed" and outcome.error == "Query is required."
+
+
+async def test_http_form_data_uploads_files_and_binary_bodies_send_bytes(server):
+    files = FakeFiles({"f1": b"file bytes"})
+    upload = File(type="document", filename="a.txt", related_id="f1", mime_type="text/plain")
+    form = http_graph(
+        method="POST",
+        url=server + "/echo",
+        body={
+            "type": "form-data",
+            "data": [
+                {"key": "note", "type": "text", "value": "hi {{#start.name#}}"},
+                {"key": "doc", "type": "file", "file": ["conversation", "doc"]},
+            ],
+        },
+    )
+    outcome = await run(
+        form,
+        inputs={"name": "bob"},
+        conversation={"doc": upload},
+        ports=Ports(http=HttpxHttpPort(), files=files),
+    )
+    echoed = json.loads(outcome.outputs["body"])
+    assert echoed["headers"]["content-type"].startswith("multipart/form-data; boundary=")
+    assert 'name="note"' in echoed["body"] and "hi bob" in echoed["body"]
+    assert 'filename="a.txt"' in echoed["body"] and "file bytes" in echoed["body"]
+    binary = http_graph(
+        method="PUT",
+        url=server + "/echo",
+        body={"type": "binary", "data": [{"type": "file", "file": ["conversation", "doc"]}]},
+    )
+    outcome = await run(
+        binary,
+        inputs={"name": "x"},
+        conversation={"doc": upload},
+        ports=Ports(http=HttpxHttpPort(), files=files),
+    )
+    assert json.loads(outcome.outputs["body"])["body"] == "file bytes"

@@ -325,3 +325,33 @@ async def test_parameter_extractor_rejects_a_select_value_outside_the_options():
     outcome = await run(extractor_graph("prompt"), inputs={"q": "x"}, ports=Ports(models=model))
     assert outcome.outputs["ok"] == 0
     assert "Invalid select value" in outcome.outputs["reason"]
+
+
+async def test_llm_completion_mode_inserts_histories_with_role_prefixes():
+    class Memory:
+        async def history(self, *, conversation_id, max_messages):
+            return [PromptMessage("user", "hi"), PromptMessage("assistant", "hello")]
+
+    model = FakeModel("fine")
+    config = graph(
+        [
+            start(),
+            node(
+                "llm",
+                "llm",
+                model={**MODEL, "mode": "completion"},
+                prompt_template={"text": "Chat so far:\n#histories#\nNow: {{#sys.query#}}"},
+                memory={"role_prefix": {"user": "U", "assistant": "A"}, "window": {"enabled": False}},
+            ),
+            end(t=["llm", "text"]),
+        ],
+        chain("start", "llm", "end"),
+    )
+    await run(
+        config,
+        system={"query": "and now?", "conversation_id": "c"},
+        ports=Ports(models=model, memory=Memory()),
+    )
+    assert [(m.role, m.content) for m in model.requests[0].messages] == [
+        ("user", "Chat so far:\nU: hi\nA: hello\nNow: and now?")
+    ]
