@@ -71,9 +71,19 @@ class RunEventsConsumer(AsyncJsonWebsocketConsumer):
         else:
             run = await WorkflowRun.objects.filter(id=run_id).afirst()
             if run is not None:
-                await self.send_json({"seq": 0, "event": "workflow_finished", "workflow_run_id": run_id,
-                                      "data": {"id": run_id, "status": run.status, "outputs": run.outputs,
-                                               "error": run.error or None}})
+                await self.send_json(
+                    {
+                        "seq": 0,
+                        "event": "workflow_finished",
+                        "workflow_run_id": run_id,
+                        "data": {
+                            "id": run_id,
+                            "status": run.status,
+                            "outputs": run.outputs,
+                            "error": run.error or None,
+                        },
+                    }
+                )
         await self.close()
 
     async def disconnect(self, code: int) -> None:

@@ -103,7 +103,10 @@ class PreparedRun:
     conversation_vars: list[dict[str, Any]]
     user_key: str
     new_conversation: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    # A resumed run: the engine state saved at the pause, the human submissions, events to send first.
+    resume_state: dict[str, Any] | None = None
+    human_input: dict[str, dict[str, Any]] = field(default_factory=dict)
+    opening_events: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _workflow_for(request: WorkflowRunRequest) -> Workflow:
@@ -331,18 +334,24 @@ async def execute_workflow_run(prepared: PreparedRun, writer: RunWriter) -> RunR
     engine = wf.Engine(ports=ports, limits=engine_limits())
     result: RunResult
     try:
-        run = engine.run(
-            prepared.graph,
-            inputs=prepared.inputs,
-            system=prepared.system,
-            environment=prepared.environment,
-            conversation=prepared.conversation_vars,
-            run_id=identity.workflow_run_id,
-        )
+        if prepared.resume_state is not None:
+            run = engine.resume(prepared.graph, prepared.resume_state, human_input=prepared.human_input)
+            wire.tally.steps = int(prepared.resume_state.get("steps", 0))
+        else:
+            run = engine.run(
+                prepared.graph,
+                inputs=prepared.inputs,
+                system=prepared.system,
+                environment=prepared.environment,
+                conversation=prepared.conversation_vars,
+                run_id=identity.workflow_run_id,
+            )
     except wf.InputError as exc:
         # Inputs are checked by the engine before any event; surface it as Dify's invalid_param.
         return await _fail_before_start(prepared, writer, recorder, wire, str(exc))
     control.register_task(identity.task_id, run.stop, user_key=prepared.user_key)
+    for payload in prepared.opening_events:
+        writer.publish(payload)
     try:
         final: wf.Event | None = None
         async for event in run:

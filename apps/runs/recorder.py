@@ -61,6 +61,7 @@ class RunRows:
     conversation_id: str | None = None
     message: Message | None = None  # the message row to insert at start
     new_conversation_variables: list[ConversationVariable] = field(default_factory=list)
+    existing: bool = False  # a resumed run: its rows exist already, only the end is written
 
 
 @dataclass
@@ -84,7 +85,8 @@ class RunRecorder:
         self._last_flush = asyncio.get_running_loop().time()
 
     def start(self) -> None:
-        self._opening = asyncio.get_running_loop().create_task(sync_to_async(self._insert_opening)())
+        if not self.rows.existing:
+            self._opening = asyncio.get_running_loop().create_task(sync_to_async(self._insert_opening)())
 
     async def opened(self) -> None:
         if self._opening is not None:

@@ -32,6 +32,7 @@ urlpatterns = [
     path("workflows/logs", generation.WorkflowLogsApi.as_view()),
     path("workflows/<uuid:workflow_id>/run", generation.WorkflowRunApi.as_view()),
     path("workflow/<uuid:run_id>/events", generation.WorkflowEventsApi.as_view()),
+    path("form/human_input/<str:form_token>", generation.HumanInputFormApi.as_view()),
     path("files/upload", files.FileUploadApi.as_view()),
     path("files/<uuid:file_id>/preview", files.FilePreviewApi.as_view()),
 ]

@@ -9,12 +9,14 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps import exceptions as errors
 from apps.models import AppMode
+from apps.runners import human_input
 from apps.runners.workflow_app import (
     RunResult,
     WorkflowRunRequest,
@@ -331,3 +333,43 @@ class WorkflowLogsApi(ServiceApiView):
         self.require_workflow(app)
         query = self.validate_query(s.WorkflowLogsQuery, request)
         return Response(workflow_logs_page(app=app, **query))
+
+
+class HumanInputFormIn(s.UserBody):
+    action = serializers.CharField(max_length=255)
+    inputs = serializers.DictField(required=False, default=dict)
+
+
+class HumanInputFormApi(AsyncServiceApiView):
+    """A paused run's form: read it, or submit it (the run resumes; follow it on ``/workflow/{id}/events``)."""
+
+    @extend_schema(responses={200: OpenApiResponse(description="the form")})
+    async def get(self, request: Request, form_token: str) -> Response:
+        form = await sync_to_async(human_input.form_get)(token=form_token)
+        if str(form.pause.workflow_run.app_id) != str(self.app(request).id):
+            raise NotFound("Form not found.")
+        return Response(human_input.form_definition(form))
+
+    @extend_schema(request=HumanInputFormIn, responses={200: OpenApiResponse(description="{}")})
+    async def post(self, request: Request, form_token: str) -> Response:
+        app = self.app(request)
+        data = self.validate(HumanInputFormIn, request.data)
+        await self.end_user(request, data.get("user"))
+        form = await sync_to_async(human_input.form_get)(token=form_token)
+        if str(form.pause.workflow_run.app_id) != str(app.id):
+            raise NotFound("Form not found.")
+        form = await sync_to_async(human_input.form_submit)(
+            token=form_token, action=data["action"], inputs=data["inputs"]
+        )
+        prepared = await sync_to_async(human_input.prepare_resume)(form=form, app_id=str(app.id))
+        identity = prepared.identity
+        keys = [identity.task_id, identity.workflow_run_id] + (
+            [identity.message_id] if identity.message_id else []
+        )
+        await launch(
+            app_id=str(app.id),
+            app_limit=app.max_active_requests,
+            keys=keys,
+            execute=partial(execute_workflow_run, prepared),
+        )
+        return Response({})
