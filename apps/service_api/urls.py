@@ -21,6 +21,7 @@ urlpatterns = [
     ),
     path("messages", conversations.MessageListApi.as_view()),
     path("messages/<uuid:message_id>/feedbacks", conversations.MessageFeedbackApi.as_view()),
+    path("messages/<uuid:message_id>/suggested", generation.SuggestedQuestionsApi.as_view()),
     path("app/feedbacks", conversations.AppFeedbackListApi.as_view()),
     path("chat-messages", generation.ChatMessagesApi.as_view()),
     path("chat-messages/<str:task_id>/stop", generation.ChatStopApi.as_view()),

@@ -373,3 +373,20 @@ class HumanInputFormApi(AsyncServiceApiView):
             execute=partial(execute_workflow_run, prepared),
         )
         return Response({})
+
+
+class SuggestedQuestionsApi(AsyncServiceApiView):
+    @extend_schema(
+        parameters=[s.UserQuery], responses={200: OpenApiResponse(description='{"result", "data"}')}
+    )
+    async def get(self, request: Request, message_id: str) -> Response:
+        from apps.runners.suggestions import suggested_questions
+        from apps.services.conversations import message_get_for_user
+
+        app = self.app(request)
+        self.require_chat(app)
+        end_user = await self.end_user(request, request.query_params.get("user"))
+        message = await sync_to_async(message_get_for_user)(
+            app=app, end_user=end_user, message_id=str(message_id)
+        )
+        return Response({"result": "success", "data": await suggested_questions(app=app, message=message)})
