@@ -12,7 +12,6 @@ from typing import Any
 
 from .errors import GraphError, GraphIssue, InputError
 from .events import (
-    RUN_END_EVENTS,
     Event,
     NodeFailed,
     NodeSucceeded,
@@ -427,7 +426,3 @@ class Engine:
                     outputs=event.outputs,
                 )
         return result, outcome.events
-
-
-def is_final_event(event: Event) -> bool:
-    return isinstance(event, RUN_END_EVENTS)

@@ -20,7 +20,7 @@ from typing import Any
 from .errors import ConfigError, GraphError, GraphIssue
 from .nodes import resolve_node_class
 from .nodes.base import BRANCH, CONTAINER, RESPONSE, ROOT, Node
-from .nodes.containers import IterationNode, LoopNode
+from .nodes.containers import LoopNode
 from .pool import RESERVED_PREFIXES
 from .templates import Selector
 
@@ -552,13 +552,6 @@ def is_reachable(
                 seen.add(edge.target)
                 pending.append(edge.target)
     return False
-
-
-def scope_kind(graph: Graph, scope_id: str) -> str:
-    if not scope_id:
-        return "root"
-    container = graph.nodes[scope_id]
-    return "iteration" if isinstance(container, IterationNode) else "loop"
 
 
 __all__ = ["ROOT", "Edge", "Graph", "GraphPolicy", "ResponsePlan", "Scope", "canonical_digest", "parse_graph"]

@@ -9,7 +9,7 @@ so it is visible after the iteration (fixture `update-conversation-variable-in-i
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .values import FILE_ATTRIBUTES, File, from_plain, infer_type, to_plain
@@ -215,19 +215,3 @@ class VariablePool:
 
     def __repr__(self) -> str:
         return f"VariablePool(nodes={sorted(self.node_ids())})"
-
-
-def add_variables(
-    pool: VariablePool,
-    node_id: str,
-    values: Mapping[str, Any] | None,
-    types: Mapping[str, str] | None = None,
-) -> None:
-    for name, value in (values or {}).items():
-        pool.set(node_id, name, value, (types or {}).get(name))
-
-
-def iter_selectors(items: Iterable[Any]) -> Iterable[tuple[str, ...]]:
-    for item in items:
-        if isinstance(item, list | tuple) and len(item) >= 2 and all(isinstance(p, str) for p in item):
-            yield tuple(item)

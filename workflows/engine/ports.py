@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
@@ -409,13 +409,3 @@ def default_ports(**overrides: Any) -> Ports:
 
     ports = Ports(http=HttpxHttpPort(), code=SubprocessCodePort())
     return ports.replace(**overrides) if overrides else ports
-
-
-def files_from(values: Sequence[Any]) -> list[File]:
-    out: list[File] = []
-    for value in values:
-        if isinstance(value, File):
-            out.append(value)
-        elif isinstance(value, list):
-            out.extend(item for item in value if isinstance(item, File))
-    return out

@@ -78,7 +78,3 @@ class VariableTemplate:
 def compile_template(source: str) -> VariableTemplate:
     """Parse a template once; identical sources share one compiled object."""
     return VariableTemplate(source)
-
-
-def extract_selectors(source: str) -> list[Selector]:
-    return list(compile_template(source).selectors) if source else []
