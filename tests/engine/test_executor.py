@@ -833,3 +833,18 @@ async def test_a_pause_lets_running_containers_finish_and_resume_keeps_their_res
     assert resumed.status == "succeeded"
     assert resumed.outputs == {"went": "went", "items": ["slow", "slow", "slow"]}
     assert "it" not in {e.node_id for e in of_type(resumed, NodeStarted)}  # not re-run after resume
+
+
+async def test_execution_ids_are_unique_uuid_strings_shared_by_a_node_executions_events():
+    import uuid
+
+    config = graph(
+        [start("q"), template("a", "{{ x }}", x=["start", "q"]), end(o=["a", "output"])],
+        chain("start", "a", "end"),
+    )
+    first, second = await run(config, inputs={"q": "x"}), await run(config, inputs={"q": "x"})
+    ids = [e.id for outcome in (first, second) for e in of_type(outcome, NodeStarted)]
+    assert len(set(ids)) == len(ids) == 6
+    assert all(str(uuid.UUID(value)) == value for value in ids)
+    started = {e.node_id: e.id for e in of_type(first, NodeStarted)}
+    assert all(e.id == started[e.node_id] for e in of_type(first, NodeSucceeded))

@@ -89,7 +89,15 @@ class RunState:
         self.frames: set[Frame] = set()
         self.pass_chunks = False
         self.yielded_at = 0
+        # Execution ids: this run's random UUID prefix plus a counter. Unique like uuid4, and cheaper
+        # than drawing 16 random bytes for every node execution.
+        self._id_prefix = str(uuid.uuid4())[:24]
+        self._id_counter = 0
         self._semaphore: asyncio.Semaphore | None = None
+
+    def new_execution_id(self) -> str:
+        self._id_counter += 1
+        return f"{self._id_prefix}{self._id_counter:012x}"
 
     @property
     def semaphore(self) -> asyncio.Semaphore:
@@ -189,7 +197,7 @@ class Frame:
     def execution_id(self, node_id: str) -> str:
         exec_id = self.exec_ids.get(node_id)
         if exec_id is None:
-            exec_id = self.exec_ids[node_id] = str(uuid.uuid4())
+            exec_id = self.exec_ids[node_id] = self.run.new_execution_id()
         return exec_id
 
     def emit(self, event: Event) -> None:
@@ -287,17 +295,20 @@ class Frame:
     def _start_node(self, node_id: str) -> None:
         run = self.run
         node = self.graph.nodes[node_id]
-        if not node.hidden:
-            if run.steps >= run.limits.max_steps:
-                run.request_stop(
-                    f"Maximum execution steps exceeded: {run.steps + 1} > {run.limits.max_steps}"
-                )
-                return
-            run.steps += 1
+        if node.hidden:
+            # iteration-start / loop-start: no events, no outputs, no step; just open the body.
+            self.node_states[node_id] = "succeeded"
+            if self.coordinator is not None and node_id == self.scope.root_id:
+                self.coordinator.start()
+            self._decide(node, None)
+            return
+        if run.steps >= run.limits.max_steps:
+            run.request_stop(f"Maximum execution steps exceeded: {run.steps + 1} > {run.limits.max_steps}")
+            return
+        run.steps += 1
         exec_id = self.execution_id(node_id)
         self.node_states[node_id] = "running"
-        if not node.hidden:
-            self.emit(NodeStarted(**self._common(node, exec_id)))
+        self.emit(NodeStarted(**self._common(node, exec_id)))
         if self.coordinator is not None and node_id == self.scope.root_id:
             self.coordinator.start()
         ctx = NodeContext(self, node, exec_id, self.pool)
