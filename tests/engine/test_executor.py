@@ -848,3 +848,32 @@ async def test_execution_ids_are_unique_uuid_strings_shared_by_a_node_executions
     assert all(str(uuid.UUID(value)) == value for value in ids)
     started = {e.node_id: e.id for e in of_type(first, NodeStarted)}
     assert all(e.id == started[e.node_id] for e in of_type(first, NodeSucceeded))
+
+
+async def test_pause_command_and_variable_updates_between_nodes():
+    config = graph(
+        [
+            start(),
+            tool("t"),
+            template("after", "{{ v }}", v=["conversation", "note"]),
+            end(o=["after", "output"]),
+        ],
+        chain("start", "t", "after", "end"),
+    )
+    parsed = parse_graph(config)
+    engine = Engine(ports=Ports(tools=SlowTools(0.05)))
+    handle = engine.run(parsed, conversation={"note": "before"})
+    events = []
+    async for event in handle:
+        events.append(event)
+        if isinstance(event, NodeStarted) and event.node_id == "t":
+            handle.pause("operator review")
+            handle.update_variable(["conversation", "note"], "edited")
+    paused = events[-1]
+    assert isinstance(paused, RunPaused) and paused.reasons == [
+        {"type": "requested", "reason": "operator review"}
+    ]
+    assert "after" not in {e.node_id for e in events if isinstance(e, NodeStarted)}  # t finished, nothing new
+    assert "t" in {e.node_id for e in events if isinstance(e, NodeSucceeded)}
+    resumed = await engine.resume(parsed, paused.state).collect()
+    assert resumed.status == "succeeded" and resumed.outputs == {"o": "edited"}

@@ -88,6 +88,22 @@ class Run:
         """Stop the run: in-flight nodes are cancelled, nothing new starts, RunStopped is emitted."""
         self._state.request_stop(reason)
 
+    def pause(self, reason: str = "paused by user") -> None:
+        """Pause between nodes (Dify's `pause` command): running nodes finish, nothing new starts, and the
+        run ends with `RunPaused`, whose state `Engine.resume` continues from."""
+        state = self._state
+        if not state.pause_requested:
+            state.pause_requested = True
+            state.pause_reasons.append({"type": "requested", "reason": reason})
+            self._root.wake()
+
+    def update_variable(self, selector: Sequence[str], value: Any) -> None:
+        """Set a variable while the run goes on (Dify's `update_variables` command), e.g. a conversation
+        variable edited in the console. Nodes that start afterwards see the new value."""
+        if len(selector) != 2:
+            raise ValueError(f"a variable is addressed by [node_id, name], got {list(selector)}")
+        self._root.pool.set(selector[0], selector[1], normalize(value))
+
     def __aiter__(self) -> Run:
         return self
 
