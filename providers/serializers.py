@@ -8,6 +8,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from dify_project.api.fields import ResultOut  # noqa: F401 - re-exported for the views
 from providers import selectors
 from providers.models import INHERIT_CONFIG_NAME, LoadBalancingModelConfig, ModelPrice, ProviderCredential
 from providers.runtime import CredentialFormSchema, PriceConfig, ProviderSchema
@@ -162,10 +163,6 @@ class PriceIn(ModelIn):
 
 
 # --- output ----------------------------------------------------------------------------------------------
-
-
-class ResultOut(serializers.Serializer):
-    result = serializers.CharField()
 
 
 class ValidateResultOut(serializers.Serializer):

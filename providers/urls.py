@@ -18,7 +18,7 @@ urlpatterns = [
     ),
     path(
         f"{_P}/models/load-balancing-configs/<uuid:config_id>/credentials-validate",
-        views.LoadBalancingCredentialsValidateApi.as_view(),
+        views.LoadBalancingConfigCredentialsValidateApi.as_view(),
     ),
     path(f"{_P}/models/load-balancing-configs", views.LoadBalancingConfigApi.as_view()),
     path(f"{_P}/models/credentials/switch", views.ModelProviderModelCredentialSwitchApi.as_view()),

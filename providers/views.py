@@ -433,7 +433,10 @@ class LoadBalancingCredentialsValidateApi(ProviderApiView):
     @extend_schema(
         parameters=[PROVIDER_PARAM], request=s.LoadBalancingValidateIn, responses=s.ValidateResultOut
     )
-    def post(self, request: Request, provider: str, config_id: str | None = None) -> Response:
+    def post(self, request: Request, provider: str) -> Response:
+        return self._check(request, provider, None)
+
+    def _check(self, request: Request, provider: str, config_id: str | None) -> Response:
         data = self.validate(s.LoadBalancingValidateIn, request.data)
         return _validate_answer(
             lambda: model_settings.load_balancing_credentials_validate(
@@ -446,6 +449,19 @@ class LoadBalancingCredentialsValidateApi(ProviderApiView):
                 config_from=data.get("config_from") or None,
             )
         )
+
+
+class LoadBalancingConfigCredentialsValidateApi(LoadBalancingCredentialsValidateApi):
+    """The same check for a saved pool member: secrets sent back hidden are taken from it."""
+
+    @extend_schema(
+        parameters=[PROVIDER_PARAM],
+        request=s.LoadBalancingValidateIn,
+        responses=s.ValidateResultOut,
+        operation_id="model_provider_load_balancing_config_credentials_validate",
+    )
+    def post(self, request: Request, provider: str, config_id: str) -> Response:  # type: ignore[override]
+        return self._check(request, provider, str(config_id))
 
 
 class ModelPriceApi(ProviderApiView):
