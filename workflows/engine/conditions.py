@@ -18,7 +18,7 @@ from typing import Any
 from .errors import ConfigError, NodeError
 from .pool import VariablePool
 from .templates import compile_template
-from .values import BOOLEAN, File
+from .values import ARRAY_BOOLEAN, ARRAY_FILE, BOOLEAN, File, infer_type
 
 OPERATORS = frozenset(
     {
@@ -131,14 +131,8 @@ def evaluate_all(
         found, actual = pool.lookup(condition.selector)
         if not found:
             raise ConditionError(f"Variable {list(condition.selector)} not found", "ValueError")
-        if (
-            isinstance(actual, list)
-            and actual
-            and all(isinstance(item, File) for item in actual)
-            and condition.operator in FILE_SUB_OPERATORS
-        ) or (
-            condition.sub_conditions and condition.operator in FILE_SUB_OPERATORS and isinstance(actual, list)
-        ):
+        kind = pool.declared_type(condition.selector) or infer_type(actual)
+        if kind == ARRAY_FILE and condition.operator in FILE_SUB_OPERATORS:
             if not condition.sub_conditions:
                 raise ConditionError("Sub variable is required", "ValueError")
             result = _evaluate_sub_conditions(actual, condition.sub_conditions, condition.sub_operator)
@@ -182,14 +176,7 @@ def _prepare_expected(pool: VariablePool, condition: Condition, actual: Any) -> 
         expected = compile_template(expected).render_text(pool)
     if expected is None:
         return None
-    is_bool_variable = isinstance(actual, bool) or (
-        isinstance(actual, list) and pool.declared_type(condition.selector) == "array[boolean]"
-    )
-    if (
-        is_bool_variable
-        or pool.declared_type(condition.selector) == BOOLEAN
-        or (isinstance(actual, list) and actual and all(isinstance(item, bool) for item in actual))
-    ):
+    if (pool.declared_type(condition.selector) or infer_type(actual)) in (BOOLEAN, ARRAY_BOOLEAN):
         if isinstance(expected, list):
             return [_convert_to_bool(item) for item in expected]
         return _convert_to_bool(expected)
