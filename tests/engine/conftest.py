@@ -1,1 +1,0 @@
-"""Engine tests need no database; keep them fast and Django-free."""
