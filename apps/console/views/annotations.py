@@ -124,15 +124,15 @@ class AnnotationApi(_AnnotationView):
 
 class AnnotationExportApi(_AnnotationView):
     @extend_schema(
-        parameters=[APP_ID, OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv"])],
+        parameters=[APP_ID, OpenApiParameter("file_format", OpenApiTypes.STR, enum=["json", "csv"])],
         responses={
-            200: OpenApiResponse(s.AnnotationExportOut, description="JSON, or text/csv with format=csv")
+            200: OpenApiResponse(s.AnnotationExportOut, description="JSON, or text/csv with file_format=csv")
         },
         summary="Export all annotations (JSON as Dify, or CSV)",
     )
     def get(self, request: Request, app_id: str) -> Response | HttpResponse:
         app = self.get_app(request, app_id)
-        if request.query_params.get("format") == "csv":
+        if request.query_params.get("file_format") == "csv":
             response = HttpResponse(
                 services.annotations_export_csv(app=app), content_type="text/csv; charset=utf-8"
             )
