@@ -355,7 +355,11 @@ def default_model_resolve(*, tenant: TenantRef, model_type: str) -> tuple[str, s
     chosen = default_model_get(tenant=tenant, model_type=model_type)
     if chosen is not None:
         return chosen.provider, chosen.model_name
-    for entry in workspace_models(tenant=tenant, model_type=model_type, only_active=True):
+    entries = workspace_models(tenant=tenant, model_type=model_type, only_active=True)
+    # Providers the workspace configured itself come before those needing no credential (the offline
+    # embedding model), which stand in only when nothing else is there.
+    entries.sort(key=lambda entry: not needs_credentials(entry.provider))
+    for entry in entries:
         return entry.provider.provider, entry.schema.model
     return None
 

@@ -4,8 +4,8 @@ A hot path (a chat message, a workflow LLM node) must not query the database for
 call. Entries are keyed by workspace and model and invalidated by a per-workspace version number:
 
 * every service that changes a workspace's provider configuration calls `provider_config_changed()`,
-  which (after the transaction commits) drops this process's entries at once and bumps the version in the
-  Django cache, so other processes drop theirs;
+  which drops this process's entries and bumps the version in the Django cache, so other processes drop
+  theirs (at once, and again when the transaction commits);
 * a process checks the shared version at most once a second per entry, and reloads any entry older than
   `MAX_AGE` anyway. With the local-memory cache (embedded mode) the version is not shared between
   processes, so there MAX_AGE is short: a separate worker process picks up a change within seconds.
@@ -67,9 +67,12 @@ def _bump(tenant_id: str) -> None:
 
 def provider_config_changed(tenant_id: Any) -> None:
     """Call after changing anything a call depends on (credentials, custom models, settings, pools,
-    prices, defaults). Takes effect when the current transaction commits (at once outside one)."""
+    prices, defaults). Invalidates at once, and again when the current transaction commits: a process
+    that reloaded in between (still seeing the old rows) drops that entry then."""
     tenant = str(tenant_id)
-    transaction.on_commit(lambda: _bump(tenant))
+    _bump(tenant)
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(lambda: _bump(tenant))
 
 
 def clear() -> None:
