@@ -5,6 +5,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Tenant
 from tests import factories
+from tests.support.fixtures import fake_llm, fake_llm_server  # noqa: F401
 
 
 @pytest.fixture
@@ -27,3 +28,21 @@ def app_client():
         return client
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def test_model_runtime():
+    """The process's model runtime with short timeouts and fast retries (installed for the live server too)."""
+    from providers.runtime import InMemoryCooldownStore, LoadBalancer, ModelRuntime
+    from providers.services import config_cache
+    from providers.services.runtime import set_model_runtime
+    from tests.support.fixtures import TEST_RETRY, TEST_TIMEOUTS
+
+    runtime = ModelRuntime(
+        retry=TEST_RETRY, timeouts=TEST_TIMEOUTS, balancer=LoadBalancer(InMemoryCooldownStore())
+    )
+    set_model_runtime(runtime)
+    config_cache.clear()
+    yield runtime
+    set_model_runtime(None)
+    config_cache.clear()
