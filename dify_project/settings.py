@@ -101,6 +101,8 @@ WORKFLOW_MAX_EXECUTION_STEPS = env.int("WORKFLOW_MAX_EXECUTION_STEPS", default=5
 WORKFLOW_MAX_EXECUTION_TIME = env.int("WORKFLOW_MAX_EXECUTION_TIME", default=1200)
 WORKFLOW_CALL_MAX_DEPTH = env.int("WORKFLOW_CALL_MAX_DEPTH", default=5)
 SSE_PING_INTERVAL = env.float("SSE_PING_INTERVAL", default=10.0)
+# HTTP-request nodes may not reach loopback/private/link-local addresses (an SSRF guard, as Dify's proxy).
+HTTP_REQUEST_BLOCK_PRIVATE_NETWORKS = env.bool("HTTP_REQUEST_BLOCK_PRIVATE_NETWORKS", default=True)
 SERVICE_API_QUERY_MAX_LENGTH = env.int("SERVICE_API_QUERY_MAX_LENGTH", default=100_000)
 
 # --- Celery --------------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ process-wide and shared.
 
 from __future__ import annotations
 
-import base64
 import mimetypes
 import uuid
 from collections.abc import AsyncIterator
@@ -15,6 +14,7 @@ from typing import Any
 
 import httpx
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
@@ -22,8 +22,16 @@ from apps.models import Message
 from files.models import ToolFile, UploadFile
 from workflows import engine as wf
 
-_http_port = wf.HttpxHttpPort()
 _code_port = wf.SubprocessCodePort()
+_http_ports: dict[bool, wf.HttpxHttpPort] = {}
+
+
+def _http_port() -> wf.HttpxHttpPort:
+    block = settings.HTTP_REQUEST_BLOCK_PRIVATE_NETWORKS
+    port = _http_ports.get(block)
+    if port is None:
+        port = _http_ports[block] = wf.HttpxHttpPort(block_private_networks=block)
+    return port
 _TEXT_EXTENSIONS = {
     ".txt",
     ".md",
@@ -218,12 +226,11 @@ class StorageFilePort:
         if extension not in _TEXT_EXTENSIONS and not (file.mime_type or "").startswith("text/"):
             raise ValueError(f"cannot extract text from {extension or file.mime_type or 'this file'} files")
         raw = await self.download(file)
-        for encoding in ("utf-8", "utf-16", "latin-1"):
-            try:
-                return raw.decode(encoding)
-            except UnicodeDecodeError:
-                continue
-        return base64.b64encode(raw).decode()
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            # Legacy encodings: latin-1 maps every byte, so the text is never lost, only possibly misread.
+            return raw.decode("latin-1")
 
 
 def ports_for_run(
@@ -233,6 +240,6 @@ def ports_for_run(
         models=TenantModelPort(tenant_id=tenant_id, user=user, source=source),
         memory=ConversationMemoryPort(),
         files=StorageFilePort(tenant_id=tenant_id, user_id=user_id, conversation_id=conversation_id),
-        http=_http_port,
+        http=_http_port(),
         code=_code_port,
     )
