@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apps.service_api.views import app_info, conversations, files, generation
+from apps.service_api.views import annotations, app_info, conversations, files, generation
 
 urlpatterns = [
     path("", app_info.IndexApi.as_view()),
@@ -34,6 +34,13 @@ urlpatterns = [
     path("workflows/<uuid:workflow_id>/run", generation.WorkflowRunApi.as_view()),
     path("workflow/<uuid:run_id>/events", generation.WorkflowEventsApi.as_view()),
     path("form/human_input/<str:form_token>", generation.HumanInputFormApi.as_view()),
+    path("apps/annotations", annotations.AnnotationListApi.as_view()),
+    path("apps/annotations/<str:annotation_id>", annotations.AnnotationApi.as_view()),
+    path("apps/annotation-reply/<str:action>", annotations.AnnotationReplyApi.as_view()),
+    path(
+        "apps/annotation-reply/<str:action>/status/<str:job_id>",
+        annotations.AnnotationReplyStatusApi.as_view(),
+    ),
     path("files/upload", files.FileUploadApi.as_view()),
     path("files/<uuid:file_id>/preview", files.FilePreviewApi.as_view()),
 ]
