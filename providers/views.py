@@ -27,7 +27,8 @@ from providers.models import INHERIT_CONFIG_NAME
 from providers.runtime import ModelRuntimeError
 from providers.services import credentials as creds
 from providers.services import model_settings
-from providers.services.runtime import model_runtime, run_sync
+from providers.services.cooldown import cooling_down
+from providers.services.runtime import model_runtime
 
 SUCCESS = {"result": "success"}
 PROVIDER_PARAM = OpenApiParameter(
@@ -219,10 +220,7 @@ def _load_balancing_out(
         tenant=request.tenant, provider=schema.provider, model_type=model_type, model=model
     )
 
-    async def cooling(runtime: Any) -> list[bool]:
-        return [await runtime.balancer.store.is_cooling_down(key, str(c.id)) for c in configs]
-
-    in_cooldown = run_sync(cooling) if configs else []
+    in_cooldown = cooling_down(key, [str(c.id) for c in configs]) if configs else []
     forms = creds.provider_forms(schema) if wanted == "provider" else creds.model_forms(schema)
     out = [
         s.load_balancing_config_out(config, forms or creds.provider_forms(schema), cooled)

@@ -12,6 +12,7 @@ from providers.exceptions import ModelDisabledError, ProviderNotInitializedError
 from providers.models import ModelUsage, ProviderCredential, ProviderModelSetting
 from providers.runtime import (
     AuthenticationError,
+    InvokeError,
     LLMStream,
     ModelRuntime,
     ParameterError,
@@ -332,3 +333,25 @@ async def test_default_model(tenant: Tenant, fake_llm: FakeLLMServer, runtime: M
     )
     embedding = await invocation.default_model(tenant_id=str(tenant.id), model_type="text-embedding")
     assert embedding is not None and embedding[0] == "openai"
+
+
+async def test_a_stream_cut_off_midway_raises_and_is_metered_as_failed(
+    tenant: Tenant, fake_llm: FakeLLMServer, openai_ready: ProviderCredential, runtime: ModelRuntime
+) -> None:
+    # given a server that drops the connection after two pieces
+    fake_llm.push(Reply(text="one two three four five", chunks=5, drop_after=2))
+    stream = await invocation.llm_stream(
+        tenant_id=str(tenant.id), provider="openai", model="gpt-4o-mini", messages=HELLO, parameters={}
+    )
+    received: list[str] = []
+    # when it is read, the runtime's error comes out of the iteration
+    with pytest.raises(InvokeError) as raised:
+        async with stream:
+            async for chunk in stream:
+                received.append(chunk.text)
+    # then what arrived was passed on, the error maps to Dify's body, and the call is metered as failed
+    assert received and "".join(received) != "one two three four five"
+    assert invocation.api_error_for(raised.value).code == "completion_request_error"
+    await invocation.usage_writes_settle()
+    [row] = await sync_to_async(_usage_rows)(tenant)
+    assert row.status == "failed" and row.error

@@ -12,10 +12,13 @@ from rest_framework.test import APIClient
 from accounts.models import Tenant
 from dify_project.crypto import mask
 from providers.models import LoadBalancingModelConfig, ModelUsage, ProviderModelSetting
-from providers.runtime import ModelRuntime
+from providers.runtime import LoadBalancer, ModelRuntime
 from providers.services import invocation
+from providers.services.cooldown import CacheCooldownStore, cooling_down
+from providers.services.runtime import set_model_runtime
 from tests.providers_django import given
 from tests.support.fake_llm import FakeLLMServer, Reply
+from tests.support.fixtures import TEST_RETRY, TEST_TIMEOUTS
 
 BASE = "/console/api/workspaces/current/model-providers/openai"
 MODEL = {"model": "gpt-4o-mini", "model_type": "llm"}
@@ -234,3 +237,28 @@ async def test_a_credential_that_hits_a_rate_limit_cools_down_and_the_other_take
     assert await runtime.balancer.store.is_cooling_down(key, config_id)
     usage = await sync_to_async(lambda: sorted(r.status for r in ModelUsage.objects.for_tenant(tenant)))()
     assert usage == ["succeeded"] * 4
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_shared_cache_store_balances_and_cools_down_too(
+    tenant: Tenant, fake_llm: FakeLLMServer, balanced_pool: list, runtime: ModelRuntime
+) -> None:
+    # given the runtime of the scaled mode: balancing state in the Django cache, shared by processes
+    shared = ModelRuntime(
+        retry=TEST_RETRY, timeouts=TEST_TIMEOUTS, balancer=LoadBalancer(CacheCooldownStore())
+    )
+    set_model_runtime(shared)
+    try:
+        # when a call hits a rate limit, then three more are made
+        fake_llm.push(Reply.error(429, "Rate limit reached", type="rate_limit_exceeded"))
+        for _ in range(4):
+            await _call(tenant)
+    finally:
+        await shared.aclose()
+    limited, rescued, *later = _keys_used(fake_llm)
+    # then the limited credential sat out and the cache holds its cooldown, as the console reads it
+    assert limited != rescued and later == [rescued] * 3
+    pool = f"{tenant.id}:openai:llm:gpt-4o-mini"
+    ids = [str(c.id) for c in balanced_pool]
+    flags = await sync_to_async(cooling_down)(pool, ids)
+    assert sorted(flags) == [False, True]
