@@ -30,6 +30,7 @@ from apps.models import App, AppMode, Conversation, EndUser, Message, MessageAge
 from apps.runners.files import build_files
 from apps.runners.inputs import validate_inputs
 from apps.runners.prompts import build_prompt, render
+from apps.runners.replies import AnnotationHit, KeywordModeration, annotation_match, record_annotation_hit
 from apps.runs import control, remote
 from apps.runs.bus import RunWriter
 from apps.runs.errors import stream_error_body
@@ -83,6 +84,7 @@ class PreparedChat:
     agent: bool
     auto_name: bool
     files: list[dict[str, Any]] = field(default_factory=list)
+    moderation: KeywordModeration | None = None
 
 
 def _model_settings(config: dict[str, Any]) -> tuple[str, str, dict[str, Any], list[str] | None]:
@@ -214,6 +216,7 @@ def prepare_chat_run(
         and new_conversation is not None
         and app.mode != AppMode.COMPLETION,
         files=files,
+        moderation=KeywordModeration.from_config(config),
     )
 
 
@@ -245,29 +248,35 @@ async def execute_chat_run(prepared: PreparedChat, writer: RunWriter) -> ChatRes
     message_event = "agent_message" if prepared.agent else "message"
     usage = None
     error: ApiError | None = None
+    direct = await _direct_answer(prepared)
     try:
         if prepared.agent:
             writer.publish(_thought_event(identity, thought_id, ""))
-        stream = await llm_stream(
-            tenant_id=str(prepared.app.tenant_id),
-            provider=prepared.provider,
-            model=prepared.model,
-            messages=prepared.prompt_messages,
-            parameters=prepared.parameters,
-            stop=prepared.stop,
-            user=prepared.user_key,
-            source={"app_id": str(prepared.app.id), "message_id": identity.message_id},
-        )
-        async with stream:
-            async for chunk in stream:
-                if stopped.is_set():
-                    break
-                text = chunk.text
-                if text:
-                    answer.append(text)
-                    writer.publish({**identity.envelope(message_event), "answer": text})
-        if not stopped.is_set():
-            usage = stream.result.usage
+        if direct is not None:
+            # An annotation or a moderation preset answers; Dify streams it like model output.
+            answer.append(direct.text)
+            writer.publish({**identity.envelope(message_event), "answer": direct.text})
+        else:
+            stream = await llm_stream(
+                tenant_id=str(prepared.app.tenant_id),
+                provider=prepared.provider,
+                model=prepared.model,
+                messages=prepared.prompt_messages,
+                parameters=prepared.parameters,
+                stop=prepared.stop,
+                user=prepared.user_key,
+                source={"app_id": str(prepared.app.id), "message_id": identity.message_id},
+            )
+            async with stream:
+                async for chunk in stream:
+                    if stopped.is_set():
+                        break
+                    text = chunk.text
+                    if text:
+                        answer.append(text)
+                        writer.publish({**identity.envelope(message_event), "answer": text})
+            if not stopped.is_set():
+                usage = stream.result.usage
     except Exception as exc:  # the model failed: Dify streams an error event and keeps the message
         code, status, message = stream_error_body(exc)
         error = ApiError(message, code=code, status=status)
@@ -275,9 +284,19 @@ async def execute_chat_run(prepared: PreparedChat, writer: RunWriter) -> ChatRes
             logger.exception("chat run %s failed", identity.message_id)
     finally:
         control.unregister_task(identity.task_id)
+    replacement = (
+        prepared.moderation.check_output("".join(answer)) if prepared.moderation and not error else None
+    )
+    if replacement is not None:
+        writer.publish(
+            {**identity.envelope("message_replace"), "answer": replacement, "reason": "output_moderation"}
+        )
+        answer = [replacement]
     latency = time.perf_counter() - started
     text = "".join(answer)
-    metadata = {"usage": _usage_dict(usage, latency), "retriever_resources": []}
+    metadata: dict[str, Any] = {"usage": _usage_dict(usage, latency), "retriever_resources": []}
+    if direct is not None and direct.annotation_reply is not None:
+        metadata["annotation_reply"] = direct.annotation_reply
     try:
         await opening
         await sync_to_async(_record_end)(prepared, text, usage, latency, metadata, error, thought_id)
@@ -303,6 +322,45 @@ async def execute_chat_run(prepared: PreparedChat, writer: RunWriter) -> ChatRes
             query=prepared.message.query,
         )
     return ChatResult(answer=text, metadata=metadata, error=error)
+
+
+@dataclass
+class DirectAnswer:
+    text: str
+    annotation_reply: dict[str, Any] | None = None
+
+
+async def _direct_answer(prepared: PreparedChat) -> DirectAnswer | None:
+    """An answer that needs no model: a moderation preset for flagged input, or a matching annotation."""
+    query = prepared.message.query
+    if prepared.moderation is not None:
+        preset = prepared.moderation.check_inputs(query, prepared.message.inputs or {})
+        if preset is not None:
+            return DirectAnswer(text=preset)
+    if prepared.app.mode == AppMode.COMPLETION:
+        return None
+    hit = await annotation_match(app=prepared.app, query=query)
+    if hit is None:
+        return None
+    account_name = await sync_to_async(_record_hit)(prepared, hit)
+    return DirectAnswer(
+        text=hit.content,
+        annotation_reply={"id": hit.annotation_id, "account": {"id": hit.account_id, "name": account_name}},
+    )
+
+
+def _record_hit(prepared: PreparedChat, hit: AnnotationHit) -> str:
+    from accounts.models import Account
+
+    record_annotation_hit(
+        app=prepared.app,
+        hit=hit,
+        query=prepared.message.query,
+        message_id=str(prepared.message.id),
+        account_id=prepared.message.from_account_id,
+    )
+    account = Account.objects.filter(id=hit.account_id).only("name").first() if hit.account_id else None
+    return account.name if account else ""
 
 
 def _thought_event(identity: ChatIdentity, thought_id: str, thought: str) -> dict[str, Any]:

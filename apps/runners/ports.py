@@ -32,6 +32,8 @@ def _http_port() -> wf.HttpxHttpPort:
     if port is None:
         port = _http_ports[block] = wf.HttpxHttpPort(block_private_networks=block)
     return port
+
+
 _TEXT_EXTENSIONS = {
     ".txt",
     ".md",

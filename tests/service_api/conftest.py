@@ -46,3 +46,11 @@ def test_model_runtime():
     yield runtime
     set_model_runtime(None)
     config_cache.clear()
+
+
+@pytest.fixture
+def owner_of():
+    """The owner account of an app's workspace."""
+    from accounts.selectors import tenant_owner
+
+    return lambda app: tenant_owner(tenant=app.tenant)

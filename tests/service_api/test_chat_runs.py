@@ -343,3 +343,98 @@ def test_conversation_gets_a_generated_title(setup, fake_llm):
             break
         time.sleep(0.05)
     assert name == "Greeting the assistant"
+
+
+def test_annotation_reply_answers_without_the_model(setup, fake_llm, owner_of):
+    from apps.models import AppAnnotationHitHistory, AppAnnotationSetting, MessageAnnotation
+
+    app, client = setup()
+    owner = owner_of(app)
+    MessageAnnotation.objects.create(
+        tenant_id=app.tenant_id,
+        app=app,
+        question="What are your hours?",
+        content="We are open 9 to 5.",
+        account_id=owner.id,
+    )
+    AppAnnotationSetting.objects.create(
+        tenant_id=app.tenant_id,
+        app=app,
+        enabled=True,
+        score_threshold=0.99,
+        embedding_provider_name="openai",
+        embedding_model_name="text-embedding-3-small",
+    )
+    chats_before = len(fake_llm.requests_on("chat"))
+    # the fake embeds identical texts identically: an exact question scores 1.0
+    body = client.post(
+        "/chat-messages",
+        json={
+            "inputs": {"company": "A"},
+            "query": "What are your hours?",
+            "user": "u",
+            "auto_generate_name": False,
+        },
+    ).json()
+    assert body["answer"] == "We are open 9 to 5."
+    assert body["metadata"]["annotation_reply"] == {
+        "id": str(MessageAnnotation.objects.get().id),
+        "account": {"id": str(owner.id), "name": owner.name},
+    }
+    assert len(fake_llm.requests_on("chat")) == chats_before  # no model call
+    assert MessageAnnotation.objects.get().hit_count == 1
+    assert AppAnnotationHitHistory.objects.get().score == pytest.approx(1.0)
+    # a different question goes to the model
+    fake_llm.push(Reply(text="model answer", route="chat"))
+    other = client.post(
+        "/chat-messages",
+        json={
+            "inputs": {"company": "A"},
+            "query": "Something else",
+            "user": "u",
+            "auto_generate_name": False,
+        },
+    ).json()
+    assert other["answer"] == "model answer" and "annotation_reply" not in other["metadata"]
+
+
+def test_keyword_moderation_on_input_and_output(setup, fake_llm):
+    config = {
+        **CONFIG,
+        "sensitive_word_avoidance": {
+            "enabled": True,
+            "type": "keywords",
+            "config": {
+                "keywords": "forbidden\nsecret plan",
+                "inputs_config": {"enabled": True, "preset_response": "I can't talk about that."},
+                "outputs_config": {"enabled": True, "preset_response": "[redacted]"},
+            },
+        },
+    }
+    _, client = setup(config=config)
+    blocked = client.post(
+        "/chat-messages",
+        json={
+            "inputs": {"company": "A"},
+            "query": "tell me the FORBIDDEN",
+            "user": "u",
+            "auto_generate_name": False,
+        },
+    ).json()
+    assert blocked["answer"] == "I can't talk about that."
+    fake_llm.push(Reply(text="here is the secret plan", chunks=2))
+    with client.stream(
+        "POST",
+        "/chat-messages",
+        json={
+            "inputs": {"company": "A"},
+            "query": "plans?",
+            "user": "u",
+            "response_mode": "streaming",
+            "auto_generate_name": False,
+        },
+    ) as response:
+        events = events_of(response)
+    names = [e["event"] for e in events]
+    assert names[-2:] == ["message_replace", "message_end"] and events[-2]["answer"] == "[redacted]"
+    assert Message.objects.get(id=events[-1]["message_id"]).answer == "[redacted]"
