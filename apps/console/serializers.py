@@ -40,27 +40,27 @@ class UuidListField(serializers.CharField):
 # --- shared outputs -----------------------------------------------------------------------------------------
 
 
-class SimpleAccountOut(serializers.Serializer):
+class ConsoleSimpleAccountOut(serializers.Serializer):
     id = serializers.UUIDField()
     name = serializers.CharField()
     email = serializers.EmailField()
 
 
-class SimpleEndUserOut(serializers.Serializer):
+class ConsoleSimpleEndUserOut(serializers.Serializer):
     id = serializers.UUIDField()
     type = serializers.CharField()
     is_anonymous = serializers.BooleanField()
     session_id = serializers.CharField()
 
 
-class TagOut(serializers.Serializer):
+class ConsoleTagOut(serializers.Serializer):
     id = serializers.UUIDField()
     name = serializers.CharField()
     type = serializers.CharField()
     binding_count = serializers.CharField(required=False)
 
 
-class ModelConfigOut(serializers.Serializer):
+class ConsoleModelConfigOut(serializers.Serializer):
     opening_statement = serializers.CharField(allow_blank=True)
     suggested_questions = serializers.ListField(child=serializers.CharField())
     suggested_questions_after_answer = _json()
@@ -87,7 +87,7 @@ class ModelConfigOut(serializers.Serializer):
     updated_at = TimestampOut()
 
 
-class ModelConfigPartialOut(serializers.Serializer):
+class ConsoleModelConfigPartialOut(serializers.Serializer):
     model = _json()
     pre_prompt = serializers.CharField(allow_blank=True)
     created_by = serializers.UUIDField(allow_null=True)
@@ -96,7 +96,7 @@ class ModelConfigPartialOut(serializers.Serializer):
     updated_at = TimestampOut()
 
 
-class WorkflowPartialOut(serializers.Serializer):
+class ConsoleWorkflowPartialOut(serializers.Serializer):
     id = serializers.UUIDField()
     created_by = serializers.UUIDField(allow_null=True)
     created_at = TimestampOut()
@@ -104,7 +104,7 @@ class WorkflowPartialOut(serializers.Serializer):
     updated_at = TimestampOut()
 
 
-class AppSiteSettingsOut(serializers.Serializer):
+class ConsoleAppSiteSettingsOut(serializers.Serializer):
     access_token = serializers.CharField()
     code = serializers.CharField()
     title = serializers.CharField()
@@ -131,11 +131,11 @@ class AppSiteSettingsOut(serializers.Serializer):
     updated_at = TimestampOut()
 
 
-class AppSiteOut(AppSiteSettingsOut):
+class ConsoleAppSiteOut(ConsoleAppSiteSettingsOut):
     app_id = serializers.UUIDField()
 
 
-class AppDetailOut(serializers.Serializer):
+class ConsoleAppDetailOut(serializers.Serializer):
     id = serializers.UUIDField()
     name = serializers.CharField()
     description = serializers.CharField(allow_blank=True)
@@ -146,9 +146,9 @@ class AppDetailOut(serializers.Serializer):
     icon_url = serializers.CharField(allow_null=True)
     enable_site = serializers.BooleanField()
     enable_api = serializers.BooleanField()
-    model_config = ModelConfigOut(allow_null=True)
-    workflow = WorkflowPartialOut(allow_null=True)
-    site = AppSiteSettingsOut(allow_null=True)
+    model_config = ConsoleModelConfigOut(allow_null=True)
+    workflow = ConsoleWorkflowPartialOut(allow_null=True)
+    site = ConsoleAppSiteSettingsOut(allow_null=True)
     api_base_url = serializers.CharField()
     use_icon_as_answer_icon = serializers.BooleanField()
     max_active_requests = serializers.IntegerField(allow_null=True)
@@ -159,10 +159,10 @@ class AppDetailOut(serializers.Serializer):
     updated_at = TimestampOut()
     deleted_tools = _json()
     access_mode = serializers.CharField(allow_null=True)
-    tags = TagOut(many=True)
+    tags = ConsoleTagOut(many=True)
 
 
-class AppPartialOut(serializers.Serializer):
+class ConsoleAppPartialOut(serializers.Serializer):
     id = serializers.UUIDField()
     name = serializers.CharField()
     max_active_requests = serializers.IntegerField(allow_null=True)
@@ -172,31 +172,31 @@ class AppPartialOut(serializers.Serializer):
     icon = serializers.CharField(allow_blank=True)
     icon_background = serializers.CharField(allow_blank=True)
     icon_url = serializers.CharField(allow_null=True)
-    model_config = ModelConfigPartialOut(allow_null=True)
-    workflow = WorkflowPartialOut(allow_null=True)
+    model_config = ConsoleModelConfigPartialOut(allow_null=True)
+    workflow = ConsoleWorkflowPartialOut(allow_null=True)
     use_icon_as_answer_icon = serializers.BooleanField()
     created_by = serializers.UUIDField(allow_null=True)
     created_at = TimestampOut()
     updated_by = serializers.UUIDField(allow_null=True)
     updated_at = TimestampOut()
-    tags = TagOut(many=True)
+    tags = ConsoleTagOut(many=True)
     access_mode = serializers.CharField(allow_null=True)
     create_user_name = serializers.CharField(allow_null=True)
     author_name = serializers.CharField(allow_null=True)
 
 
-class PageOut(serializers.Serializer):
+class ConsolePageOut(serializers.Serializer):
     page = serializers.IntegerField()
     limit = serializers.IntegerField()
     total = serializers.IntegerField()
     has_more = serializers.BooleanField()
 
 
-class AppPageOut(PageOut):
-    data = AppPartialOut(many=True)
+class ConsoleAppPageOut(ConsolePageOut):
+    data = ConsoleAppPartialOut(many=True)
 
 
-class TemplateOut(serializers.Serializer):
+class ConsoleTemplateOut(serializers.Serializer):
     id = serializers.CharField()
     name = serializers.CharField()
     mode = serializers.CharField()
@@ -206,14 +206,14 @@ class TemplateOut(serializers.Serializer):
     description = serializers.CharField()
 
 
-class TemplateListOut(serializers.Serializer):
-    data = TemplateOut(many=True)
+class ConsoleTemplateListOut(serializers.Serializer):
+    data = ConsoleTemplateOut(many=True)
 
 
 # --- apps: inputs ---------------------------------------------------------------------------------------------
 
 
-class AppListQuery(serializers.Serializer):
+class ConsoleAppListQuery(serializers.Serializer):
     page = serializers.IntegerField(required=False, default=1, min_value=1, max_value=99999)
     limit = serializers.IntegerField(required=False, default=20, min_value=1, max_value=100)
     mode = serializers.CharField(
@@ -233,14 +233,14 @@ class AppListQuery(serializers.Serializer):
     is_created_by_me = serializers.BooleanField(required=False, default=False)
 
 
-class _IconFields(serializers.Serializer):
+class _ConsoleIconFields(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=4000)
     icon_type = serializers.ChoiceField(choices=ICON_TYPES, required=False, allow_null=True)
     icon = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=255)
     icon_background = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=255)
 
 
-class AppCreateIn(_IconFields):
+class ConsoleAppCreateIn(_ConsoleIconFields):
     name = serializers.CharField(max_length=NAME_MAX)
     mode = serializers.CharField(
         required=False,
@@ -268,43 +268,43 @@ class AppCreateIn(_IconFields):
         return attrs
 
 
-class AppUpdateIn(_IconFields):
+class ConsoleAppUpdateIn(_ConsoleIconFields):
     name = serializers.CharField(max_length=NAME_MAX)
     max_active_requests = serializers.IntegerField(required=False, allow_null=True, min_value=0)
     use_icon_as_answer_icon = serializers.BooleanField(required=False, allow_null=True)
 
 
-class AppCopyIn(_IconFields):
+class ConsoleAppCopyIn(_ConsoleIconFields):
     name = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=NAME_MAX)
 
 
-class AppNameIn(serializers.Serializer):
+class ConsoleAppNameIn(serializers.Serializer):
     name = serializers.CharField(max_length=NAME_MAX)
 
 
-class AppIconIn(serializers.Serializer):
+class ConsoleAppIconIn(serializers.Serializer):
     icon = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=255)
     icon_background = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=255)
 
 
-class SiteEnableIn(serializers.Serializer):
+class ConsoleSiteEnableIn(serializers.Serializer):
     enable_site = serializers.BooleanField()
 
 
-class ApiEnableIn(serializers.Serializer):
+class ConsoleApiEnableIn(serializers.Serializer):
     enable_api = serializers.BooleanField()
 
 
-class ExportQuery(serializers.Serializer):
+class ConsoleExportQuery(serializers.Serializer):
     include_secret = serializers.BooleanField(required=False, default=False)
     workflow_id = serializers.CharField(required=False, allow_blank=True, max_length=64)
 
 
-class ExportOut(serializers.Serializer):
+class ConsoleExportOut(serializers.Serializer):
     data = serializers.CharField(help_text="The DSL as YAML text.")
 
 
-class SiteIn(serializers.Serializer):
+class ConsoleSiteIn(serializers.Serializer):
     title = serializers.CharField(required=False, max_length=255)
     icon_type = serializers.ChoiceField(choices=ICON_TYPES, required=False, allow_null=True)
     icon = serializers.CharField(required=False, allow_blank=True, max_length=255)
@@ -325,7 +325,7 @@ class SiteIn(serializers.Serializer):
     use_icon_as_answer_icon = serializers.BooleanField(required=False)
 
 
-class ApiKeyOut(serializers.Serializer):
+class ConsoleApiKeyOut(serializers.Serializer):
     id = serializers.UUIDField()
     type = serializers.CharField()
     token = serializers.CharField(
@@ -335,14 +335,14 @@ class ApiKeyOut(serializers.Serializer):
     created_at = TimestampOut()
 
 
-class ApiKeyListOut(serializers.Serializer):
-    data = ApiKeyOut(many=True)
+class ConsoleApiKeyListOut(serializers.Serializer):
+    data = ConsoleApiKeyOut(many=True)
 
 
 # --- model config -----------------------------------------------------------------------------------------
 
 
-class ModelConfigIn(serializers.Serializer):
+class ConsoleModelConfigIn(serializers.Serializer):
     """Dify's model config keys; each is validated by the model-config service (shapes and types, model
     parameters against the provider catalogue's rules)."""
 
@@ -370,7 +370,7 @@ class ModelConfigIn(serializers.Serializer):
 # --- workflows ------------------------------------------------------------------------------------------
 
 
-class VariableOut(serializers.Serializer):
+class ConsoleVariableOut(serializers.Serializer):
     id = serializers.CharField()
     name = serializers.CharField()
     value = _json(allow_null=True)
@@ -379,7 +379,7 @@ class VariableOut(serializers.Serializer):
     selector = serializers.ListField(child=serializers.CharField(), required=False)
 
 
-class WorkflowOut(serializers.Serializer):
+class ConsoleWorkflowOut(serializers.Serializer):
     id = serializers.UUIDField()
     graph = _json()
     features = _json()
@@ -388,17 +388,17 @@ class WorkflowOut(serializers.Serializer):
     number = serializers.IntegerField(allow_null=True)
     marked_name = serializers.CharField(allow_blank=True)
     marked_comment = serializers.CharField(allow_blank=True)
-    created_by = SimpleAccountOut(allow_null=True)
+    created_by = ConsoleSimpleAccountOut(allow_null=True)
     created_at = TimestampOut()
-    updated_by = SimpleAccountOut(allow_null=True)
+    updated_by = ConsoleSimpleAccountOut(allow_null=True)
     updated_at = TimestampOut()
     tool_published = serializers.BooleanField()
-    environment_variables = VariableOut(many=True)
-    conversation_variables = VariableOut(many=True)
+    environment_variables = ConsoleVariableOut(many=True)
+    conversation_variables = ConsoleVariableOut(many=True)
     rag_pipeline_variables = _json()
 
 
-class DraftSyncIn(serializers.Serializer):
+class ConsoleDraftSyncIn(serializers.Serializer):
     graph = serializers.DictField()
     features = serializers.DictField()
     hash = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=128)
@@ -406,29 +406,29 @@ class DraftSyncIn(serializers.Serializer):
     conversation_variables = serializers.ListField(child=_json(), required=False, allow_null=True)
 
 
-class DraftSyncOut(serializers.Serializer):
+class ConsoleDraftSyncOut(serializers.Serializer):
     result = serializers.CharField()
     hash = serializers.CharField()
     updated_at = TimestampOut()
 
 
-class EnvironmentVariablesIn(serializers.Serializer):
+class ConsoleEnvironmentVariablesIn(serializers.Serializer):
     environment_variables = serializers.ListField(child=_json())
 
 
-class ConversationVariablesIn(serializers.Serializer):
+class ConsoleConversationVariablesIn(serializers.Serializer):
     conversation_variables = serializers.ListField(child=_json())
 
 
-class FeaturesIn(serializers.Serializer):
+class ConsoleFeaturesIn(serializers.Serializer):
     features = serializers.DictField()
 
 
-class VariableItemsOut(serializers.Serializer):
-    items = VariableOut(many=True)
+class ConsoleVariableItemsOut(serializers.Serializer):
+    items = ConsoleVariableOut(many=True)
 
 
-class PublishIn(serializers.Serializer):
+class ConsolePublishIn(serializers.Serializer):
     marked_name = serializers.CharField(
         required=False, allow_blank=True, max_length=MARKED_NAME_MAX, default=""
     )
@@ -437,7 +437,7 @@ class PublishIn(serializers.Serializer):
     )
 
 
-class PublishOut(serializers.Serializer):
+class ConsolePublishOut(serializers.Serializer):
     result = serializers.CharField()
     created_at = TimestampOut()
     id = serializers.UUIDField()
@@ -445,7 +445,7 @@ class PublishOut(serializers.Serializer):
     number = serializers.IntegerField()
 
 
-class VersionUpdateIn(serializers.Serializer):
+class ConsoleVersionUpdateIn(serializers.Serializer):
     marked_name = serializers.CharField(
         required=False, allow_blank=True, allow_null=True, max_length=MARKED_NAME_MAX
     )
@@ -461,21 +461,21 @@ class VersionUpdateIn(serializers.Serializer):
         return attrs
 
 
-class VersionListQuery(serializers.Serializer):
+class ConsoleVersionListQuery(serializers.Serializer):
     page = serializers.IntegerField(required=False, default=1, min_value=1, max_value=99999)
     limit = serializers.IntegerField(required=False, default=10, min_value=1, max_value=100)
     user_id = serializers.UUIDField(required=False)
     named_only = serializers.BooleanField(required=False, default=False)
 
 
-class VersionPageOut(serializers.Serializer):
-    items = WorkflowOut(many=True)
+class ConsoleVersionPageOut(serializers.Serializer):
+    items = ConsoleWorkflowOut(many=True)
     page = serializers.IntegerField()
     limit = serializers.IntegerField()
     has_more = serializers.BooleanField()
 
 
-class CompareQuery(serializers.Serializer):
+class ConsoleCompareQuery(serializers.Serializer):
     base = serializers.CharField(max_length=64, help_text="A version id, or 'draft'.")
     target = serializers.CharField(
         max_length=64, required=False, default="draft", help_text="A version id, or 'draft' (the default)."
@@ -483,30 +483,30 @@ class CompareQuery(serializers.Serializer):
     include_layout = serializers.BooleanField(required=False, default=False)
 
 
-class _ChangeOut(serializers.Serializer):
+class _ConsoleChangeOut(serializers.Serializer):
     path = serializers.CharField()
     before = _json(allow_null=True)
     after = _json(allow_null=True)
     kind = serializers.ChoiceField(choices=["added", "removed", "changed"])
 
 
-class _NodeRefOut(serializers.Serializer):
+class _ConsoleNodeRefOut(serializers.Serializer):
     id = serializers.CharField()
     type = serializers.CharField(allow_null=True)
     title = serializers.CharField(allow_blank=True)
 
 
-class _NodeChangeOut(_NodeRefOut):
-    changes = _ChangeOut(many=True)
+class _ConsoleNodeChangeOut(_ConsoleNodeRefOut):
+    changes = _ConsoleChangeOut(many=True)
 
 
-class _NodeDiffOut(serializers.Serializer):
-    added = _NodeRefOut(many=True)
-    removed = _NodeRefOut(many=True)
-    changed = _NodeChangeOut(many=True)
+class _ConsoleNodeDiffOut(serializers.Serializer):
+    added = _ConsoleNodeRefOut(many=True)
+    removed = _ConsoleNodeRefOut(many=True)
+    changed = _ConsoleNodeChangeOut(many=True)
 
 
-class _EdgeRefOut(serializers.Serializer):
+class _ConsoleEdgeRefOut(serializers.Serializer):
     id = serializers.CharField(allow_null=True)
     source = serializers.CharField()
     source_handle = serializers.CharField()
@@ -514,32 +514,32 @@ class _EdgeRefOut(serializers.Serializer):
     target_handle = serializers.CharField()
 
 
-class _EdgeChangeOut(_EdgeRefOut):
-    changes = _ChangeOut(many=True)
+class _ConsoleEdgeChangeOut(_ConsoleEdgeRefOut):
+    changes = _ConsoleChangeOut(many=True)
 
 
-class _EdgeDiffOut(serializers.Serializer):
-    added = _EdgeRefOut(many=True)
-    removed = _EdgeRefOut(many=True)
-    changed = _EdgeChangeOut(many=True)
+class _ConsoleEdgeDiffOut(serializers.Serializer):
+    added = _ConsoleEdgeRefOut(many=True)
+    removed = _ConsoleEdgeRefOut(many=True)
+    changed = _ConsoleEdgeChangeOut(many=True)
 
 
-class _VariableChangeOut(serializers.Serializer):
+class _ConsoleVariableChangeOut(serializers.Serializer):
     name = serializers.CharField()
-    changes = _ChangeOut(many=True)
+    changes = _ConsoleChangeOut(many=True)
 
 
-class _VariableDiffOut(serializers.Serializer):
+class _ConsoleVariableDiffOut(serializers.Serializer):
     added = serializers.ListField(child=serializers.CharField())
     removed = serializers.ListField(child=serializers.CharField())
-    changed = _VariableChangeOut(many=True)
+    changed = _ConsoleVariableChangeOut(many=True)
 
 
-class _FeaturesDiffOut(serializers.Serializer):
-    changed = _ChangeOut(many=True)
+class _ConsoleFeaturesDiffOut(serializers.Serializer):
+    changed = _ConsoleChangeOut(many=True)
 
 
-class _VersionRefOut(serializers.Serializer):
+class _ConsoleVersionRefOut(serializers.Serializer):
     id = serializers.UUIDField()
     version = serializers.CharField()
     number = serializers.IntegerField(allow_null=True)
@@ -547,21 +547,21 @@ class _VersionRefOut(serializers.Serializer):
     hash = serializers.CharField()
 
 
-class CompareOut(serializers.Serializer):
-    base = _VersionRefOut()
-    target = _VersionRefOut()
+class ConsoleCompareOut(serializers.Serializer):
+    base = _ConsoleVersionRefOut()
+    target = _ConsoleVersionRefOut()
     identical = serializers.BooleanField()
-    nodes = _NodeDiffOut()
-    edges = _EdgeDiffOut()
-    features = _FeaturesDiffOut()
-    environment_variables = _VariableDiffOut()
-    conversation_variables = _VariableDiffOut()
+    nodes = _ConsoleNodeDiffOut()
+    edges = _ConsoleEdgeDiffOut()
+    features = _ConsoleFeaturesDiffOut()
+    environment_variables = _ConsoleVariableDiffOut()
+    conversation_variables = _ConsoleVariableDiffOut()
 
 
 # --- DSL ------------------------------------------------------------------------------------------------------
 
 
-class ImportIn(serializers.Serializer):
+class ConsoleImportIn(serializers.Serializer):
     mode = serializers.CharField(max_length=32, help_text="yaml-content or yaml-url")
     yaml_content = serializers.CharField(
         required=False, allow_blank=True, allow_null=True, trim_whitespace=False
@@ -575,7 +575,7 @@ class ImportIn(serializers.Serializer):
     app_id = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=64)
 
 
-class ImportOut(serializers.Serializer):
+class ConsoleImportOut(serializers.Serializer):
     id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=["completed", "completed-with-warnings", "pending", "failed"])
     app_id = serializers.UUIDField(allow_null=True)
@@ -591,14 +591,14 @@ class ImportOut(serializers.Serializer):
     )
 
 
-class LeakedDependenciesOut(serializers.Serializer):
+class ConsoleLeakedDependenciesOut(serializers.Serializer):
     leaked_dependencies = _json()
 
 
 # --- logs ---------------------------------------------------------------------------------------------------
 
 
-class RunListQuery(serializers.Serializer):
+class ConsoleRunListQuery(serializers.Serializer):
     last_id = serializers.CharField(required=False, allow_blank=True, max_length=64)
     limit = serializers.IntegerField(required=False, default=20, min_value=1, max_value=100)
     status = serializers.ChoiceField(
@@ -607,14 +607,14 @@ class RunListQuery(serializers.Serializer):
     triggered_from = serializers.ChoiceField(choices=["debugging", "app-run"], required=False)
 
 
-class RunListItemOut(serializers.Serializer):
+class ConsoleRunListItemOut(serializers.Serializer):
     id = serializers.UUIDField()
     version = serializers.CharField()
     status = serializers.CharField()
     elapsed_time = serializers.FloatField()
     total_tokens = serializers.IntegerField()
     total_steps = serializers.IntegerField()
-    created_by_account = SimpleAccountOut(allow_null=True)
+    created_by_account = ConsoleSimpleAccountOut(allow_null=True)
     created_at = TimestampOut()
     finished_at = TimestampOut(allow_null=True)
     exceptions_count = serializers.IntegerField()
@@ -623,13 +623,13 @@ class RunListItemOut(serializers.Serializer):
     message_id = serializers.UUIDField(required=False, allow_null=True)
 
 
-class RunPageOut(serializers.Serializer):
+class ConsoleRunPageOut(serializers.Serializer):
     limit = serializers.IntegerField()
     has_more = serializers.BooleanField()
-    data = RunListItemOut(many=True)
+    data = ConsoleRunListItemOut(many=True)
 
 
-class RunDetailOut(serializers.Serializer):
+class ConsoleRunDetailOut(serializers.Serializer):
     id = serializers.UUIDField()
     version = serializers.CharField()
     graph = _json()
@@ -641,8 +641,8 @@ class RunDetailOut(serializers.Serializer):
     total_tokens = serializers.IntegerField()
     total_steps = serializers.IntegerField()
     created_by_role = serializers.CharField()
-    created_by_account = SimpleAccountOut(allow_null=True)
-    created_by_end_user = SimpleEndUserOut(allow_null=True)
+    created_by_account = ConsoleSimpleAccountOut(allow_null=True)
+    created_by_end_user = ConsoleSimpleEndUserOut(allow_null=True)
     created_at = TimestampOut()
     finished_at = TimestampOut(allow_null=True)
     exceptions_count = serializers.IntegerField()
@@ -650,7 +650,7 @@ class RunDetailOut(serializers.Serializer):
     workflow_id = serializers.UUIDField()
 
 
-class NodeExecutionOut(serializers.Serializer):
+class ConsoleNodeExecutionOut(serializers.Serializer):
     id = serializers.UUIDField()
     index = serializers.IntegerField()
     predecessor_node_id = serializers.CharField(allow_null=True)
@@ -667,23 +667,23 @@ class NodeExecutionOut(serializers.Serializer):
     extras = _json()
     created_at = TimestampOut()
     created_by_role = serializers.CharField()
-    created_by_account = SimpleAccountOut(allow_null=True)
-    created_by_end_user = SimpleEndUserOut(allow_null=True)
+    created_by_account = ConsoleSimpleAccountOut(allow_null=True)
+    created_by_end_user = ConsoleSimpleEndUserOut(allow_null=True)
     finished_at = TimestampOut(allow_null=True)
     inputs_truncated = serializers.BooleanField()
     outputs_truncated = serializers.BooleanField()
     process_data_truncated = serializers.BooleanField()
 
 
-class NodeExecutionListOut(serializers.Serializer):
-    data = NodeExecutionOut(many=True)
+class ConsoleNodeExecutionListOut(serializers.Serializer):
+    data = ConsoleNodeExecutionOut(many=True)
 
 
-class RunDetailWithNodesOut(RunDetailOut):
-    node_executions = NodeExecutionOut(many=True)
+class ConsoleRunDetailWithNodesOut(ConsoleRunDetailOut):
+    node_executions = ConsoleNodeExecutionOut(many=True)
 
 
-class AppLogQuery(serializers.Serializer):
+class ConsoleAppLogQuery(serializers.Serializer):
     page = serializers.IntegerField(required=False, default=1, min_value=1, max_value=99999)
     limit = serializers.IntegerField(required=False, default=20, min_value=1, max_value=100)
     keyword = serializers.CharField(required=False, allow_blank=True, max_length=255)
@@ -696,7 +696,7 @@ class AppLogQuery(serializers.Serializer):
     created_by_account = serializers.EmailField(required=False, allow_blank=True)
 
 
-class _RunForLogOut(serializers.Serializer):
+class _ConsoleRunForLogOut(serializers.Serializer):
     id = serializers.UUIDField()
     version = serializers.CharField()
     status = serializers.CharField()
@@ -710,22 +710,22 @@ class _RunForLogOut(serializers.Serializer):
     exceptions_count = serializers.IntegerField()
 
 
-class AppLogOut(serializers.Serializer):
+class ConsoleAppLogOut(serializers.Serializer):
     id = serializers.UUIDField()
-    workflow_run = _RunForLogOut(allow_null=True)
+    workflow_run = _ConsoleRunForLogOut(allow_null=True)
     details = _json(allow_null=True)
     created_from = serializers.CharField()
     created_by_role = serializers.CharField()
-    created_by_account = SimpleAccountOut(allow_null=True)
-    created_by_end_user = SimpleEndUserOut(allow_null=True)
+    created_by_account = ConsoleSimpleAccountOut(allow_null=True)
+    created_by_end_user = ConsoleSimpleEndUserOut(allow_null=True)
     created_at = TimestampOut()
 
 
-class AppLogPageOut(PageOut):
-    data = AppLogOut(many=True)
+class ConsoleAppLogPageOut(ConsolePageOut):
+    data = ConsoleAppLogOut(many=True)
 
 
-class ConversationListQuery(serializers.Serializer):
+class ConsoleConversationListQuery(serializers.Serializer):
     page = serializers.IntegerField(required=False, default=1, min_value=1, max_value=99999)
     limit = serializers.IntegerField(required=False, default=20, min_value=1, max_value=100)
     keyword = serializers.CharField(required=False, allow_blank=True, max_length=255)
@@ -742,12 +742,12 @@ class ConversationListQuery(serializers.Serializer):
     )
 
 
-class FeedbackStatsOut(serializers.Serializer):
+class ConsoleFeedbackStatsOut(serializers.Serializer):
     like = serializers.IntegerField()
     dislike = serializers.IntegerField()
 
 
-class ChatConversationOut(serializers.Serializer):
+class ConsoleChatConversationOut(serializers.Serializer):
     id = serializers.UUIDField()
     status = serializers.CharField()
     from_source = serializers.CharField()
@@ -763,16 +763,16 @@ class ChatConversationOut(serializers.Serializer):
     annotated = serializers.BooleanField()
     model_config = _json()
     message_count = serializers.IntegerField()
-    user_feedback_stats = FeedbackStatsOut()
-    admin_feedback_stats = FeedbackStatsOut()
+    user_feedback_stats = ConsoleFeedbackStatsOut()
+    admin_feedback_stats = ConsoleFeedbackStatsOut()
     status_count = _json(allow_null=True)
 
 
-class ChatConversationPageOut(PageOut):
-    data = ChatConversationOut(many=True)
+class ConsoleChatConversationPageOut(ConsolePageOut):
+    data = ConsoleChatConversationOut(many=True)
 
 
-class CompletionConversationOut(serializers.Serializer):
+class ConsoleCompletionConversationOut(serializers.Serializer):
     id = serializers.UUIDField()
     status = serializers.CharField()
     from_source = serializers.CharField()
@@ -785,16 +785,16 @@ class CompletionConversationOut(serializers.Serializer):
     updated_at = TimestampOut()
     annotation = _json(allow_null=True)
     model_config = _json()
-    user_feedback_stats = FeedbackStatsOut()
-    admin_feedback_stats = FeedbackStatsOut()
+    user_feedback_stats = ConsoleFeedbackStatsOut()
+    admin_feedback_stats = ConsoleFeedbackStatsOut()
     message = _json(allow_null=True)
 
 
-class CompletionConversationPageOut(PageOut):
-    data = CompletionConversationOut(many=True)
+class ConsoleCompletionConversationPageOut(ConsolePageOut):
+    data = ConsoleCompletionConversationOut(many=True)
 
 
-class ConversationDetailOut(serializers.Serializer):
+class ConsoleConversationDetailOut(serializers.Serializer):
     id = serializers.UUIDField()
     status = serializers.CharField()
     from_source = serializers.CharField()
@@ -806,12 +806,12 @@ class ConversationDetailOut(serializers.Serializer):
     introduction = serializers.CharField(required=False, allow_blank=True)
     model_config = _json()
     message_count = serializers.IntegerField(required=False)
-    user_feedback_stats = FeedbackStatsOut(required=False)
-    admin_feedback_stats = FeedbackStatsOut(required=False)
+    user_feedback_stats = ConsoleFeedbackStatsOut(required=False)
+    admin_feedback_stats = ConsoleFeedbackStatsOut(required=False)
     message = _json(required=False, allow_null=True)
 
 
-class MessageListQuery(serializers.Serializer):
+class ConsoleMessageListQuery(serializers.Serializer):
     conversation_id = serializers.CharField(max_length=64)
     first_id = serializers.CharField(required=False, allow_blank=True, max_length=64)
     limit = serializers.IntegerField(required=False, default=20, min_value=1, max_value=100)
@@ -843,7 +843,7 @@ class ConsoleMessageOut(serializers.Serializer):
     parent_message_id = serializers.UUIDField(allow_null=True)
 
 
-class MessagePageOut(serializers.Serializer):
+class ConsoleMessagePageOut(serializers.Serializer):
     limit = serializers.IntegerField()
     has_more = serializers.BooleanField()
     data = ConsoleMessageOut(many=True)
@@ -858,14 +858,14 @@ class ConsoleFeedbackIn(serializers.Serializer):
 # --- statistics -----------------------------------------------------------------------------------------------
 
 
-class StatisticQuery(serializers.Serializer):
+class ConsoleStatisticQuery(serializers.Serializer):
     start = serializers.CharField(
         required=False, allow_blank=True, max_length=16, help_text="YYYY-MM-DD HH:MM"
     )
     end = serializers.CharField(required=False, allow_blank=True, max_length=16, help_text="YYYY-MM-DD HH:MM")
 
 
-class StatisticOut(serializers.Serializer):
+class ConsoleStatisticOut(serializers.Serializer):
     data = serializers.ListField(
         child=serializers.DictField(), help_text="One object per day: {date, <metric>}."
     )
@@ -874,18 +874,18 @@ class StatisticOut(serializers.Serializer):
 # --- annotations ----------------------------------------------------------------------------------------------
 
 
-class AnnotationIn(serializers.Serializer):
+class ConsoleAnnotationIn(serializers.Serializer):
     question = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=65535)
     answer = serializers.CharField(max_length=65535, trim_whitespace=False)
     message_id = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=64)
 
 
-class AnnotationUpdateIn(serializers.Serializer):
+class ConsoleAnnotationUpdateIn(serializers.Serializer):
     question = serializers.CharField(max_length=65535)
     answer = serializers.CharField(max_length=65535, trim_whitespace=False)
 
 
-class AnnotationOut(serializers.Serializer):
+class ConsoleAnnotationOut(serializers.Serializer):
     id = serializers.UUIDField()
     question = serializers.CharField(allow_blank=True)
     answer = serializers.CharField()
@@ -893,21 +893,21 @@ class AnnotationOut(serializers.Serializer):
     created_at = TimestampOut()
 
 
-class AnnotationListQuery(serializers.Serializer):
+class ConsoleAnnotationListQuery(serializers.Serializer):
     page = serializers.IntegerField(required=False, default=1, min_value=1, max_value=99999)
     limit = serializers.IntegerField(required=False, default=20, min_value=1, max_value=100)
     keyword = serializers.CharField(required=False, allow_blank=True, max_length=255)
 
 
-class AnnotationPageOut(PageOut):
-    data = AnnotationOut(many=True)
+class ConsoleAnnotationPageOut(ConsolePageOut):
+    data = ConsoleAnnotationOut(many=True)
 
 
-class AnnotationExportOut(serializers.Serializer):
-    data = AnnotationOut(many=True)
+class ConsoleAnnotationExportOut(serializers.Serializer):
+    data = ConsoleAnnotationOut(many=True)
 
 
-class AnnotationHitOut(serializers.Serializer):
+class ConsoleAnnotationHitOut(serializers.Serializer):
     id = serializers.UUIDField()
     source = serializers.CharField()
     score = serializers.FloatField()
@@ -917,66 +917,66 @@ class AnnotationHitOut(serializers.Serializer):
     response = serializers.CharField(allow_blank=True)
 
 
-class AnnotationHitPageOut(PageOut):
-    data = AnnotationHitOut(many=True)
+class ConsoleAnnotationHitPageOut(ConsolePageOut):
+    data = ConsoleAnnotationHitOut(many=True)
 
 
-class AnnotationReplyIn(serializers.Serializer):
+class ConsoleAnnotationReplyIn(serializers.Serializer):
     score_threshold = serializers.FloatField(min_value=0, max_value=1)
     embedding_provider_name = serializers.CharField(max_length=255)
     embedding_model_name = serializers.CharField(max_length=255)
 
 
-class AnnotationSettingIn(serializers.Serializer):
+class ConsoleAnnotationSettingIn(serializers.Serializer):
     score_threshold = serializers.FloatField(min_value=0, max_value=1)
 
 
-class JobOut(serializers.Serializer):
+class ConsoleJobOut(serializers.Serializer):
     job_id = serializers.UUIDField()
     job_status = serializers.CharField()
     error_msg = serializers.CharField(required=False, allow_blank=True)
     record_count = serializers.IntegerField(required=False)
 
 
-class AnnotationSettingOut(serializers.Serializer):
+class ConsoleAnnotationSettingOut(serializers.Serializer):
     id = serializers.UUIDField(required=False)
     enabled = serializers.BooleanField()
     score_threshold = serializers.FloatField(required=False)
     embedding_model = _json(required=False)
 
 
-class AnnotationCountOut(serializers.Serializer):
+class ConsoleAnnotationCountOut(serializers.Serializer):
     count = serializers.IntegerField()
 
 
-class AnnotationUploadIn(serializers.Serializer):
+class ConsoleAnnotationUploadIn(serializers.Serializer):
     file = serializers.FileField(help_text="CSV: a header row, then question,answer rows (UTF-8).")
 
 
 # --- tags --------------------------------------------------------------------------------------------------------
 
 
-class TagListQuery(serializers.Serializer):
+class ConsoleTagListQuery(serializers.Serializer):
     type = serializers.ChoiceField(choices=["app", "knowledge", ""], required=False, default="")
     keyword = serializers.CharField(required=False, allow_blank=True, max_length=255)
 
 
-class TagIn(serializers.Serializer):
+class ConsoleTagIn(serializers.Serializer):
     name = serializers.CharField(min_length=1, max_length=50)
     type = serializers.ChoiceField(choices=["app", "knowledge"])
 
 
-class TagUpdateIn(serializers.Serializer):
+class ConsoleTagUpdateIn(serializers.Serializer):
     name = serializers.CharField(min_length=1, max_length=50)
 
 
-class TagBindingIn(serializers.Serializer):
+class ConsoleTagBindingIn(serializers.Serializer):
     tag_ids = serializers.ListField(child=serializers.CharField(max_length=64), min_length=1, max_length=100)
     target_id = serializers.CharField(max_length=64)
     type = serializers.ChoiceField(choices=["app", "knowledge"])
 
 
-class TagUnbindingIn(serializers.Serializer):
+class ConsoleTagUnbindingIn(serializers.Serializer):
     tag_ids = serializers.ListField(
         child=serializers.CharField(max_length=64), required=False, min_length=1, max_length=100
     )

@@ -79,6 +79,23 @@ def test_stale_hash_is_refused_with_409_and_changes_nothing(make_app, owner_clie
     assert Workflow.objects.get(app_id=app.id, version="draft").graph == stored
 
 
+def test_draft_saved_as_text_plain_like_difys_beacon(make_app, editor_client):
+    import json
+
+    app = make_app("workflow")
+    draft = _draft(editor_client, app)
+    payload = {"graph": _with_output(draft["graph"]), "features": draft["features"], "hash": draft["hash"]}
+    response = editor_client.post(
+        f"/console/api/apps/{app.id}/workflows/draft", json.dumps(payload), content_type="text/plain"
+    )
+    assert response.status_code == 200, response.json()
+    assert _draft(editor_client, app)["graph"] == payload["graph"]
+    broken = editor_client.post(
+        f"/console/api/apps/{app.id}/workflows/draft", "{not json", content_type="text/plain"
+    )
+    assert broken.status_code == 400 and broken.json()["code"] == "invalid_param"
+
+
 def test_draft_save_refuses_bad_shapes(make_app, editor_client):
     app = make_app("workflow")
     draft = _draft(editor_client, app)

@@ -28,7 +28,7 @@ TAG_ID = OpenApiParameter("tag_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 
 
 class _AnnotationView(AppApiView):
-    """Annotations are an editor's tool in Dify: reading them needs edit rights too."""
+    """Annotations of one app of your workspace; as in Dify they are an editor's tool, to read too."""
 
     read_roles = EDITORS
 
@@ -36,13 +36,13 @@ class _AnnotationView(AppApiView):
 class AnnotationListApi(_AnnotationView):
     @extend_schema(
         operation_id="console_api_apps_annotations_list",
-        parameters=[APP_ID, s.AnnotationListQuery],
-        responses=s.AnnotationPageOut,
+        parameters=[APP_ID, s.ConsoleAnnotationListQuery],
+        responses=s.ConsoleAnnotationPageOut,
         summary="Annotations of the app",
     )
     def get(self, request: Request, app_id: str) -> Response:
         app = self.get_app(request, app_id)
-        query = self.validate_query(s.AnnotationListQuery, request)
+        query = self.validate_query(s.ConsoleAnnotationListQuery, request)
         rows = selectors.annotation_list(app=app, keyword=query.get("keyword") or None)
         return Response(
             paginate(
@@ -56,13 +56,13 @@ class AnnotationListApi(_AnnotationView):
     @extend_schema(
         operation_id="console_api_apps_annotations_add",
         parameters=[APP_ID],
-        request=s.AnnotationIn,
-        responses=s.AnnotationOut,
+        request=s.ConsoleAnnotationIn,
+        responses=s.ConsoleAnnotationOut,
         summary="Add an annotation (from a message with message_id: created or replaced)",
     )
     def post(self, request: Request, app_id: str) -> Response:
         app = self.get_app(request, app_id)
-        data = self.validate(s.AnnotationIn, request.data)
+        data = self.validate(s.ConsoleAnnotationIn, request.data)
         annotation = services.annotation_create(
             app=app,
             account=request.user,
@@ -88,7 +88,9 @@ class AnnotationListApi(_AnnotationView):
 
 
 class AnnotationCountApi(_AnnotationView):
-    @extend_schema(parameters=[APP_ID], responses=s.AnnotationCountOut, summary="Number of annotations")
+    @extend_schema(
+        parameters=[APP_ID], responses=s.ConsoleAnnotationCountOut, summary="Number of annotations"
+    )
     def get(self, request: Request, app_id: str) -> Response:
         app = self.get_app(request, app_id)
         return Response({"count": MessageAnnotation.objects.filter(app=app).count()})
@@ -97,14 +99,14 @@ class AnnotationCountApi(_AnnotationView):
 class AnnotationApi(_AnnotationView):
     @extend_schema(
         parameters=[APP_ID, ANNOTATION_ID],
-        request=s.AnnotationUpdateIn,
-        responses=s.AnnotationOut,
+        request=s.ConsoleAnnotationUpdateIn,
+        responses=s.ConsoleAnnotationOut,
         summary="Edit an annotation",
     )
     def post(self, request: Request, app_id: str, annotation_id: str) -> Response:
         app = self.get_app(request, app_id)
         annotation = selectors.annotation_get(app=app, annotation_id=annotation_id)
-        data = self.validate(s.AnnotationUpdateIn, request.data)
+        data = self.validate(s.ConsoleAnnotationUpdateIn, request.data)
         services.annotation_update(
             annotation=annotation, account=request.user, question=data["question"], answer=data["answer"]
         )
@@ -126,7 +128,9 @@ class AnnotationExportApi(_AnnotationView):
     @extend_schema(
         parameters=[APP_ID, OpenApiParameter("file_format", OpenApiTypes.STR, enum=["json", "csv"])],
         responses={
-            200: OpenApiResponse(s.AnnotationExportOut, description="JSON, or text/csv with file_format=csv")
+            200: OpenApiResponse(
+                s.ConsoleAnnotationExportOut, description="JSON, or text/csv with file_format=csv"
+            )
         },
         summary="Export all annotations (JSON as Dify, or CSV)",
     )
@@ -147,8 +151,8 @@ class AnnotationBatchImportApi(_AnnotationView):
 
     @extend_schema(
         parameters=[APP_ID],
-        request={"multipart/form-data": s.AnnotationUploadIn},
-        responses=s.JobOut,
+        request={"multipart/form-data": s.ConsoleAnnotationUploadIn},
+        responses=s.ConsoleJobOut,
         summary="Import annotations from a CSV (question,answer; header row first)",
     )
     def post(self, request: Request, app_id: str) -> Response:
@@ -169,7 +173,9 @@ class AnnotationBatchImportApi(_AnnotationView):
 
 
 class AnnotationBatchImportStatusApi(_AnnotationView):
-    @extend_schema(parameters=[APP_ID, JOB_ID], responses=s.JobOut, summary="Status of an annotation import")
+    @extend_schema(
+        parameters=[APP_ID, JOB_ID], responses=s.ConsoleJobOut, summary="Status of an annotation import"
+    )
     def get(self, request: Request, app_id: str, job_id: str) -> Response:
         self.get_app(request, app_id)
         status = services.job_status(
@@ -182,14 +188,14 @@ class AnnotationBatchImportStatusApi(_AnnotationView):
 
 class AnnotationHitHistoryListApi(_AnnotationView):
     @extend_schema(
-        parameters=[APP_ID, ANNOTATION_ID, s.AnnotationListQuery],
-        responses=s.AnnotationHitPageOut,
+        parameters=[APP_ID, ANNOTATION_ID, s.ConsoleAnnotationListQuery],
+        responses=s.ConsoleAnnotationHitPageOut,
         summary="When an annotation answered a question",
     )
     def get(self, request: Request, app_id: str, annotation_id: str) -> Response:
         app = self.get_app(request, app_id)
         annotation = selectors.annotation_get(app=app, annotation_id=annotation_id)
-        query = self.validate_query(s.AnnotationListQuery, request)
+        query = self.validate_query(s.ConsoleAnnotationListQuery, request)
         rows = selectors.annotation_hit_histories(app=app, annotation=annotation)
         return Response(
             paginate(rows, page=query["page"], limit=query["limit"], render=presenters.annotation_hits)
@@ -199,14 +205,14 @@ class AnnotationHitHistoryListApi(_AnnotationView):
 class AnnotationReplyActionApi(_AnnotationView):
     @extend_schema(
         parameters=[APP_ID, ACTION],
-        request=s.AnnotationReplyIn,
-        responses=s.JobOut,
+        request=s.ConsoleAnnotationReplyIn,
+        responses=s.ConsoleJobOut,
         summary="Turn annotation reply on (with its score threshold and embedding model) or off",
     )
     def post(self, request: Request, app_id: str, action: str) -> Response:
         app = self.get_app(request, app_id)
         if action == "enable":
-            data = self.validate(s.AnnotationReplyIn, request.data)
+            data = self.validate(s.ConsoleAnnotationReplyIn, request.data)
             return Response(services.annotation_reply_enable(app=app, account=request.user, **data))
         if action == "disable":
             return Response(services.annotation_reply_disable(app=app, account=request.user))
@@ -215,7 +221,9 @@ class AnnotationReplyActionApi(_AnnotationView):
 
 class AnnotationReplyActionStatusApi(_AnnotationView):
     @extend_schema(
-        parameters=[APP_ID, ACTION, JOB_ID], responses=s.JobOut, summary="Status of an enable/disable job"
+        parameters=[APP_ID, ACTION, JOB_ID],
+        responses=s.ConsoleJobOut,
+        summary="Status of an enable/disable job",
     )
     def get(self, request: Request, app_id: str, action: str, job_id: str) -> Response:
         self.get_app(request, app_id)
@@ -229,7 +237,7 @@ class AnnotationReplyActionStatusApi(_AnnotationView):
 
 class AnnotationSettingApi(_AnnotationView):
     @extend_schema(
-        parameters=[APP_ID], responses=s.AnnotationSettingOut, summary="The annotation-reply setting"
+        parameters=[APP_ID], responses=s.ConsoleAnnotationSettingOut, summary="The annotation-reply setting"
     )
     def get(self, request: Request, app_id: str) -> Response:
         app = self.get_app(request, app_id)
@@ -242,8 +250,8 @@ class AnnotationSettingUpdateApi(_AnnotationView):
             APP_ID,
             OpenApiParameter("annotation_setting_id", OpenApiTypes.UUID, OpenApiParameter.PATH),
         ],
-        request=s.AnnotationSettingIn,
-        responses=s.AnnotationSettingOut,
+        request=s.ConsoleAnnotationSettingIn,
+        responses=s.ConsoleAnnotationSettingOut,
         summary="Change the reply score threshold",
     )
     def post(self, request: Request, app_id: str, annotation_setting_id: str) -> Response:
@@ -253,7 +261,7 @@ class AnnotationSettingUpdateApi(_AnnotationView):
             selectors.parse_id(annotation_setting_id, what="Annotation setting")
         ):
             raise NotFound("Annotation setting not found.")
-        data = self.validate(s.AnnotationSettingIn, request.data)
+        data = self.validate(s.ConsoleAnnotationSettingIn, request.data)
         services.annotation_setting_update(
             setting=setting, account=request.user, score_threshold=data["score_threshold"]
         )
@@ -264,21 +272,25 @@ class AnnotationSettingUpdateApi(_AnnotationView):
 
 
 class TagListApi(WorkspaceApiView):
+    """Tags of your workspace: members list them, editors create them."""
+
     write_roles = EDITORS
 
     @extend_schema(
-        parameters=[s.TagListQuery], responses=s.TagOut(many=True), summary="Tags of the workspace"
+        parameters=[s.ConsoleTagListQuery],
+        responses=s.ConsoleTagOut(many=True),
+        summary="Tags of the workspace",
     )
     def get(self, request: Request) -> Response:
-        query = self.validate_query(s.TagListQuery, request)
+        query = self.validate_query(s.ConsoleTagListQuery, request)
         tags = selectors.tag_list(
             tenant=request.tenant, type=query["type"] or None, keyword=query.get("keyword")
         )
         return Response([presenters.tag(t, t.binding_count) for t in tags])
 
-    @extend_schema(request=s.TagIn, responses=s.TagOut, summary="Create a tag")
+    @extend_schema(request=s.ConsoleTagIn, responses=s.ConsoleTagOut, summary="Create a tag")
     def post(self, request: Request) -> Response:
-        data = self.validate(s.TagIn, request.data)
+        data = self.validate(s.ConsoleTagIn, request.data)
         tag = tag_services.tag_create(
             tenant=request.tenant, account=request.user, name=data["name"], type=data["type"]
         )
@@ -286,12 +298,16 @@ class TagListApi(WorkspaceApiView):
 
 
 class TagApi(WorkspaceApiView):
+    """One tag of your workspace (editors rename or delete it)."""
+
     write_roles = EDITORS
 
-    @extend_schema(parameters=[TAG_ID], request=s.TagUpdateIn, responses=s.TagOut, summary="Rename a tag")
+    @extend_schema(
+        parameters=[TAG_ID], request=s.ConsoleTagUpdateIn, responses=s.ConsoleTagOut, summary="Rename a tag"
+    )
     def patch(self, request: Request, tag_id: str) -> Response:
         tag = selectors.tag_get(tenant=request.tenant, tag_id=tag_id)
-        data = self.validate(s.TagUpdateIn, request.data)
+        data = self.validate(s.ConsoleTagUpdateIn, request.data)
         tag_services.tag_update(tag=tag, name=data["name"])
         return Response(presenters.tag(tag, tag.bindings.count()))
 
@@ -304,11 +320,15 @@ class TagApi(WorkspaceApiView):
 
 
 class TagBindingCreateApi(WorkspaceApiView):
+    """Editors bind tags of your workspace to its apps (or datasets)."""
+
     write_roles = EDITORS
 
-    @extend_schema(request=s.TagBindingIn, responses=ResultOut, summary="Bind tags to an app (or dataset)")
+    @extend_schema(
+        request=s.ConsoleTagBindingIn, responses=ResultOut, summary="Bind tags to an app (or dataset)"
+    )
     def post(self, request: Request) -> Response:
-        data = self.validate(s.TagBindingIn, request.data)
+        data = self.validate(s.ConsoleTagBindingIn, request.data)
         tag_services.tag_bind(
             tenant=request.tenant,
             account=request.user,
@@ -320,13 +340,15 @@ class TagBindingCreateApi(WorkspaceApiView):
 
 
 class TagBindingRemoveApi(WorkspaceApiView):
+    """Editors unbind tags of your workspace from its apps (or datasets)."""
+
     write_roles = EDITORS
 
     @extend_schema(
-        request=s.TagUnbindingIn, responses=ResultOut, summary="Unbind tags from an app (or dataset)"
+        request=s.ConsoleTagUnbindingIn, responses=ResultOut, summary="Unbind tags from an app (or dataset)"
     )
     def post(self, request: Request) -> Response:
-        data = self.validate(s.TagUnbindingIn, request.data)
+        data = self.validate(s.ConsoleTagUnbindingIn, request.data)
         tag_services.tag_unbind(
             tenant=request.tenant, tag_ids=data["tag_ids"], target_id=data["target_id"], type=data["type"]
         )

@@ -21,17 +21,19 @@ def _detail(request: Request, app_id: object) -> dict:
 
 
 class AppListApi(WorkspaceApiView):
+    """Apps of your workspace: members list them, editors create them."""
+
     read_roles = None
     write_roles = EDITORS
 
     @extend_schema(
         operation_id="console_api_apps_list",
-        parameters=[s.AppListQuery],
-        responses=s.AppPageOut,
+        parameters=[s.ConsoleAppListQuery],
+        responses=s.ConsoleAppPageOut,
         summary="List the workspace's apps",
     )
     def get(self, request: Request) -> Response:
-        query = self.validate_query(s.AppListQuery, request)
+        query = self.validate_query(s.ConsoleAppListQuery, request)
         mode = query["mode"]
         apps = selectors.app_list(
             tenant=request.tenant,
@@ -50,12 +52,12 @@ class AppListApi(WorkspaceApiView):
         )
 
     @extend_schema(
-        request=s.AppCreateIn,
-        responses={201: s.AppDetailOut},
+        request=s.ConsoleAppCreateIn,
+        responses={201: s.ConsoleAppDetailOut},
         summary="Create an app (blank, with the mode's defaults, or from a template)",
     )
     def post(self, request: Request) -> Response:
-        data = self.validate(s.AppCreateIn, request.data)
+        data = self.validate(s.ConsoleAppCreateIn, request.data)
         common = {
             "tenant": request.tenant,
             "account": request.user,
@@ -72,22 +74,27 @@ class AppListApi(WorkspaceApiView):
 
 
 class AppTemplateListApi(WorkspaceApiView):
-    @extend_schema(responses=s.TemplateListOut, summary="App templates shipped with the platform")
+    """Templates shipped with the platform, to create apps from."""
+
+    @extend_schema(responses=s.ConsoleTemplateListOut, summary="App templates shipped with the platform")
     def get(self, request: Request) -> Response:
         return Response({"data": app_dsl.template_list()})
 
 
 class AppApi(AppApiView):
-    @extend_schema(parameters=[APP_ID], responses=s.AppDetailOut, summary="App detail")
+    @extend_schema(parameters=[APP_ID], responses=s.ConsoleAppDetailOut, summary="App detail")
     def get(self, request: Request, app_id: str) -> Response:
         return Response(_detail(request, app_id))
 
     @extend_schema(
-        parameters=[APP_ID], request=s.AppUpdateIn, responses=s.AppDetailOut, summary="Update an app"
+        parameters=[APP_ID],
+        request=s.ConsoleAppUpdateIn,
+        responses=s.ConsoleAppDetailOut,
+        summary="Update an app",
     )
     def put(self, request: Request, app_id: str) -> Response:
         app = self.get_app(request, app_id)
-        data = self.validate(s.AppUpdateIn, request.data)
+        data = self.validate(s.ConsoleAppUpdateIn, request.data)
         apps_crud.app_update(app=app, account=request.user, data=data)
         return Response(_detail(request, app.id))
 
@@ -102,11 +109,14 @@ class AppApi(AppApiView):
 
 class AppCopyApi(AppApiView):
     @extend_schema(
-        parameters=[APP_ID], request=s.AppCopyIn, responses={201: s.AppDetailOut}, summary="Copy an app"
+        parameters=[APP_ID],
+        request=s.ConsoleAppCopyIn,
+        responses={201: s.ConsoleAppDetailOut},
+        summary="Copy an app",
     )
     def post(self, request: Request, app_id: str) -> Response:
         app = self.get_app(request, app_id)
-        data = self.validate(s.AppCopyIn, request.data or {})
+        data = self.validate(s.ConsoleAppCopyIn, request.data or {})
         copy = app_dsl.app_copy(
             tenant=request.tenant,
             account=request.user,
@@ -121,14 +131,18 @@ class AppCopyApi(AppApiView):
 
 
 class AppExportApi(AppApiView):
+    """Export one app of your workspace as DSL (editors only: it may carry secrets)."""
+
     read_roles = EDITORS  # the export may carry secrets
 
     @extend_schema(
-        parameters=[APP_ID, s.ExportQuery], responses=s.ExportOut, summary="Export the app as DSL YAML"
+        parameters=[APP_ID, s.ConsoleExportQuery],
+        responses=s.ConsoleExportOut,
+        summary="Export the app as DSL YAML",
     )
     def get(self, request: Request, app_id: str) -> Response:
         app = self.get_app(request, app_id)
-        query = self.validate_query(s.ExportQuery, request)
+        query = self.validate_query(s.ConsoleExportQuery, request)
         text = app_dsl.app_export(
             app=app, include_secret=query["include_secret"], workflow_id=query.get("workflow_id") or None
         )
@@ -137,22 +151,28 @@ class AppExportApi(AppApiView):
 
 class AppNameApi(AppApiView):
     @extend_schema(
-        parameters=[APP_ID], request=s.AppNameIn, responses=s.AppDetailOut, summary="Rename an app"
+        parameters=[APP_ID],
+        request=s.ConsoleAppNameIn,
+        responses=s.ConsoleAppDetailOut,
+        summary="Rename an app",
     )
     def post(self, request: Request, app_id: str) -> Response:
         app = self.get_app(request, app_id)
-        data = self.validate(s.AppNameIn, request.data)
+        data = self.validate(s.ConsoleAppNameIn, request.data)
         apps_crud.app_update(app=app, account=request.user, data={"name": data["name"]})
         return Response(_detail(request, app.id))
 
 
 class AppIconApi(AppApiView):
     @extend_schema(
-        parameters=[APP_ID], request=s.AppIconIn, responses=s.AppDetailOut, summary="Change an app's icon"
+        parameters=[APP_ID],
+        request=s.ConsoleAppIconIn,
+        responses=s.ConsoleAppDetailOut,
+        summary="Change an app's icon",
     )
     def post(self, request: Request, app_id: str) -> Response:
         app = self.get_app(request, app_id)
-        data = self.validate(s.AppIconIn, request.data)
+        data = self.validate(s.ConsoleAppIconIn, request.data)
         apps_crud.app_update(app=app, account=request.user, data=data)
         return Response(_detail(request, app.id))
 
@@ -160,28 +180,30 @@ class AppIconApi(AppApiView):
 class AppSiteStatusApi(AppApiView):
     @extend_schema(
         parameters=[APP_ID],
-        request=s.SiteEnableIn,
-        responses=s.AppDetailOut,
+        request=s.ConsoleSiteEnableIn,
+        responses=s.ConsoleAppDetailOut,
         summary="Turn the web app on or off",
     )
     def post(self, request: Request, app_id: str) -> Response:
         app = self.get_app(request, app_id)
-        data = self.validate(s.SiteEnableIn, request.data)
+        data = self.validate(s.ConsoleSiteEnableIn, request.data)
         apps_crud.app_set_site_enabled(app=app, account=request.user, enabled=data["enable_site"])
         return Response(_detail(request, app.id))
 
 
 class AppApiStatusApi(AppApiView):
+    """Turn one app's Service API on or off (admins and owners)."""
+
     write_roles = ADMINS
 
     @extend_schema(
         parameters=[APP_ID],
-        request=s.ApiEnableIn,
-        responses=s.AppDetailOut,
+        request=s.ConsoleApiEnableIn,
+        responses=s.ConsoleAppDetailOut,
         summary="Turn the Service API on or off",
     )
     def post(self, request: Request, app_id: str) -> Response:
         app = self.get_app(request, app_id)
-        data = self.validate(s.ApiEnableIn, request.data)
+        data = self.validate(s.ConsoleApiEnableIn, request.data)
         apps_crud.app_set_api_enabled(app=app, account=request.user, enabled=data["enable_api"])
         return Response(_detail(request, app.id))

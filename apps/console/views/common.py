@@ -25,12 +25,9 @@ APP_ID = OpenApiParameter("app_id", OpenApiTypes.UUID, OpenApiParameter.PATH, de
 
 
 class AppApiView(WorkspaceApiView):
-    """A console endpoint about one app of the caller's workspace.
-
-    Every member reads; editors (owner, admin, editor) write. ``app_modes`` restricts the endpoint to
-    some app modes (another mode answers 400 ``app_unavailable``); an app of another workspace, or an id
-    that is not a UUID, answers 404.
-    """
+    """About one app of your workspace: every member reads, editors (owner, admin, editor) write. An app of
+    another workspace, or an id that is not a UUID, answers 404; an app of the wrong mode 400
+    ``app_unavailable``."""
 
     read_roles = None
     write_roles = EDITORS

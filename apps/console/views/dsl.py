@@ -18,18 +18,28 @@ from apps.services import app_dsl
 from dify_project.api.views import WorkspaceApiView
 
 IMPORT_ID = OpenApiParameter("import_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
-_RESPONSES = {200: s.ImportOut, 202: s.ImportOut, 400: s.ImportOut, 404: s.ImportOut, 413: s.ImportOut}
+_RESPONSES = {
+    200: s.ConsoleImportOut,
+    202: s.ConsoleImportOut,
+    400: s.ConsoleImportOut,
+    404: s.ConsoleImportOut,
+    413: s.ConsoleImportOut,
+}
 
 
 class AppImportApi(WorkspaceApiView):
+    """Import an app into your workspace from DSL (editors)."""
+
     read_roles = EDITORS
     write_roles = EDITORS
 
     @extend_schema(
-        request=s.ImportIn, responses=_RESPONSES, summary="Import an app from DSL YAML (content or URL)"
+        request=s.ConsoleImportIn,
+        responses=_RESPONSES,
+        summary="Import an app from DSL YAML (content or URL)",
     )
     def post(self, request: Request) -> Response:
-        data = self.validate(s.ImportIn, request.data)
+        data = self.validate(s.ConsoleImportIn, request.data)
         result = app_dsl.app_import(
             tenant=request.tenant,
             account=request.user,
@@ -47,6 +57,8 @@ class AppImportApi(WorkspaceApiView):
 
 
 class AppImportConfirmApi(WorkspaceApiView):
+    """Confirm a pending import of your workspace (editors)."""
+
     read_roles = EDITORS
     write_roles = EDITORS
 
@@ -61,11 +73,13 @@ class AppImportConfirmApi(WorkspaceApiView):
 
 
 class AppImportCheckDependenciesApi(AppApiView):
+    """Dependencies of the last import of one app that are not available (editors)."""
+
     read_roles = EDITORS
 
     @extend_schema(
         parameters=[APP_ID],
-        responses=s.LeakedDependenciesOut,
+        responses=s.ConsoleLeakedDependenciesOut,
         summary="Dependencies of the last import that are not available",
     )
     def get(self, request: Request, app_id: str) -> Response:

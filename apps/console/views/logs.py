@@ -29,8 +29,8 @@ class WorkflowRunListApi(AppApiView):
 
     @extend_schema(
         operation_id="console_api_apps_workflow_runs_list",
-        parameters=[APP_ID, s.RunListQuery],
-        responses=s.RunPageOut,
+        parameters=[APP_ID, s.ConsoleRunListQuery],
+        responses=s.ConsoleRunPageOut,
         summary="Workflow runs, newest first",
     )
     def get(self, request: Request, app_id: str) -> Response:
@@ -38,7 +38,7 @@ class WorkflowRunListApi(AppApiView):
 
     def _list(self, request: Request, app_id: str) -> Response:
         app = self.get_app(request, app_id)
-        query = self.validate_query(s.RunListQuery, request)
+        query = self.validate_query(s.ConsoleRunListQuery, request)
         rows, has_more = workflow_selectors.run_list(
             tenant_id=app.tenant_id,
             app_id=app.id,
@@ -56,8 +56,8 @@ class AdvancedChatWorkflowRunListApi(WorkflowRunListApi):
 
     @extend_schema(
         operation_id="console_api_apps_advanced_chat_workflow_runs_list",
-        parameters=[APP_ID, s.RunListQuery],
-        responses=s.RunPageOut,
+        parameters=[APP_ID, s.ConsoleRunListQuery],
+        responses=s.ConsoleRunPageOut,
         summary="Chatflow runs, newest first, with their conversation and message",
     )
     def get(self, request: Request, app_id: str) -> Response:
@@ -69,7 +69,7 @@ class WorkflowRunDetailApi(AppApiView):
 
     @extend_schema(
         parameters=[APP_ID, RUN_ID],
-        responses=s.RunDetailWithNodesOut,
+        responses=s.ConsoleRunDetailWithNodesOut,
         summary="A workflow run with every node execution",
     )
     def get(self, request: Request, app_id: str, run_id: str) -> Response:
@@ -86,7 +86,9 @@ class WorkflowRunNodeExecutionsApi(AppApiView):
     app_modes = WORKFLOW_MODES
 
     @extend_schema(
-        parameters=[APP_ID, RUN_ID], responses=s.NodeExecutionListOut, summary="Node executions of a run"
+        parameters=[APP_ID, RUN_ID],
+        responses=s.ConsoleNodeExecutionListOut,
+        summary="Node executions of a run",
     )
     def get(self, request: Request, app_id: str, run_id: str) -> Response:
         app = self.get_app(request, app_id)
@@ -99,13 +101,13 @@ class WorkflowAppLogListApi(AppApiView):
     app_modes = frozenset({AppMode.WORKFLOW})
 
     @extend_schema(
-        parameters=[APP_ID, s.AppLogQuery],
-        responses=s.AppLogPageOut,
+        parameters=[APP_ID, s.ConsoleAppLogQuery],
+        responses=s.ConsoleAppLogPageOut,
         summary="Logs of published workflow runs",
     )
     def get(self, request: Request, app_id: str) -> Response:
         app = self.get_app(request, app_id)
-        query = self.validate_query(s.AppLogQuery, request)
+        query = self.validate_query(s.ConsoleAppLogQuery, request)
         end_user_ids = None
         if query.get("created_by_end_user_session_id"):
             end_user_ids = list(
@@ -142,7 +144,7 @@ class WorkflowAppLogListApi(AppApiView):
 
 def _conversations(view: AppApiView, request: Request, app_id: str, *, chat: bool) -> Response:
     app = view.get_app(request, app_id)
-    query = view.validate_query(s.ConversationListQuery, request)
+    query = view.validate_query(s.ConsoleConversationListQuery, request)
     tz = account_timezone(request.user.timezone)
     start, end = parse_time_range(query.get("start"), query.get("end"), tz)
     conversations = selectors.conversation_list(
@@ -169,8 +171,8 @@ class ChatConversationListApi(AppApiView):
 
     @extend_schema(
         operation_id="console_api_apps_chat_conversations_list",
-        parameters=[APP_ID, s.ConversationListQuery],
-        responses=s.ChatConversationPageOut,
+        parameters=[APP_ID, s.ConsoleConversationListQuery],
+        responses=s.ConsoleChatConversationPageOut,
         summary="Chat conversations with summaries, feedback and annotation status",
     )
     def get(self, request: Request, app_id: str) -> Response:
@@ -182,8 +184,8 @@ class CompletionConversationListApi(AppApiView):
 
     @extend_schema(
         operation_id="console_api_apps_completion_conversations_list",
-        parameters=[APP_ID, s.ConversationListQuery],
-        responses=s.CompletionConversationPageOut,
+        parameters=[APP_ID, s.ConsoleConversationListQuery],
+        responses=s.ConsoleCompletionConversationPageOut,
         summary="Completion logs with their first message, feedback and annotation",
     )
     def get(self, request: Request, app_id: str) -> Response:
@@ -214,7 +216,9 @@ class ChatConversationDetailApi(_ConversationDetail):
     chat = True
 
     @extend_schema(
-        parameters=[APP_ID, CONVERSATION_ID], responses=s.ConversationDetailOut, summary="A chat conversation"
+        parameters=[APP_ID, CONVERSATION_ID],
+        responses=s.ConsoleConversationDetailOut,
+        summary="A chat conversation",
     )
     def get(self, request: Request, app_id: str, conversation_id: str) -> Response:
         return self._get(request, app_id, conversation_id)
@@ -234,7 +238,9 @@ class CompletionConversationDetailApi(_ConversationDetail):
     chat = False
 
     @extend_schema(
-        parameters=[APP_ID, CONVERSATION_ID], responses=s.ConversationDetailOut, summary="A completion log"
+        parameters=[APP_ID, CONVERSATION_ID],
+        responses=s.ConsoleConversationDetailOut,
+        summary="A completion log",
     )
     def get(self, request: Request, app_id: str, conversation_id: str) -> Response:
         return self._get(request, app_id, conversation_id)
@@ -253,13 +259,13 @@ class ChatMessageListApi(AppApiView):
     app_modes = CHAT_MODES
 
     @extend_schema(
-        parameters=[APP_ID, s.MessageListQuery],
-        responses=s.MessagePageOut,
+        parameters=[APP_ID, s.ConsoleMessageListQuery],
+        responses=s.ConsoleMessagePageOut,
         summary="Messages of a conversation (oldest first), with feedback and annotations",
     )
     def get(self, request: Request, app_id: str) -> Response:
         app = self.get_app(request, app_id)
-        query = self.validate_query(s.MessageListQuery, request)
+        query = self.validate_query(s.ConsoleMessageListQuery, request)
         conversation = selectors.conversation_get(app=app, conversation_id=query["conversation_id"])
         rows, has_more = selectors.message_list(
             app=app, conversation=conversation, first_id=query.get("first_id") or None, limit=query["limit"]

@@ -21,11 +21,14 @@ API_KEY_ID = OpenApiParameter("api_key_id", OpenApiTypes.UUID, OpenApiParameter.
 
 class AppSiteApi(AppApiView):
     @extend_schema(
-        parameters=[APP_ID], request=s.SiteIn, responses=s.AppSiteOut, summary="Update web-app settings"
+        parameters=[APP_ID],
+        request=s.ConsoleSiteIn,
+        responses=s.ConsoleAppSiteOut,
+        summary="Update web-app settings",
     )
     def post(self, request: Request, app_id: str) -> Response:
         app = self.get_app(request, app_id)
-        data = self.validate(s.SiteIn, request.data)
+        data = self.validate(s.ConsoleSiteIn, request.data)
         site = selectors.site_of(app=app)
         if site is None:
             site = sites.site_create(app=app, account=request.user)
@@ -34,10 +37,15 @@ class AppSiteApi(AppApiView):
 
 
 class AppSiteAccessTokenResetApi(AppApiView):
+    """Reset the web app's access code (admins and owners)."""
+
     write_roles = ADMINS
 
     @extend_schema(
-        parameters=[APP_ID], request=None, responses=s.AppSiteOut, summary="Reset the web app's access code"
+        parameters=[APP_ID],
+        request=None,
+        responses=s.ConsoleAppSiteOut,
+        summary="Reset the web app's access code",
     )
     def post(self, request: Request, app_id: str) -> Response:
         app = self.get_app(request, app_id)
@@ -55,7 +63,9 @@ class AppApiKeyListApi(AppApiView):
     write_roles = ADMINS
 
     @extend_schema(
-        parameters=[APP_ID], responses=s.ApiKeyListOut, summary="List the app's API keys (prefixes only)"
+        parameters=[APP_ID],
+        responses=s.ConsoleApiKeyListOut,
+        summary="List the app's API keys (prefixes only)",
     )
     def get(self, request: Request, app_id: str) -> Response:
         app = self.get_app(request, app_id)
@@ -69,7 +79,7 @@ class AppApiKeyListApi(AppApiView):
     @extend_schema(
         parameters=[APP_ID],
         request=None,
-        responses={201: s.ApiKeyOut},
+        responses={201: s.ConsoleApiKeyOut},
         summary="Create an API key (shown once)",
     )
     def post(self, request: Request, app_id: str) -> Response:
@@ -79,6 +89,8 @@ class AppApiKeyListApi(AppApiView):
 
 
 class AppApiKeyApi(AppApiView):
+    """Revoke an API key of one app (admins and owners)."""
+
     write_roles = ADMINS
 
     @extend_schema(

@@ -21,7 +21,7 @@ class _StatisticApi(AppApiView):
 
     def _answer(self, request: Request, app_id: str) -> Response:
         app = self.get_app(request, app_id)
-        query = self.validate_query(s.StatisticQuery, request)
+        query = self.validate_query(s.ConsoleStatisticQuery, request)
         tz = stats.account_timezone(request.user.timezone)
         start, end = stats.parse_time_range(query.get("start"), query.get("end"), tz)
         return Response({"data": type(self).metric(app=app, start=start, end=end, tz=tz)})
@@ -33,7 +33,9 @@ def _statistic(
     class StatisticApi(_StatisticApi):
         app_modes = modes
 
-        @extend_schema(parameters=[APP_ID, s.StatisticQuery], responses=s.StatisticOut, summary=summary)
+        @extend_schema(
+            parameters=[APP_ID, s.ConsoleStatisticQuery], responses=s.ConsoleStatisticOut, summary=summary
+        )
         def get(self, request: Request, app_id: str) -> Response:
             return self._answer(request, app_id)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -30,14 +31,14 @@ class ModelConfigApi(AppApiView):
 
     @extend_schema(
         parameters=[APP_ID],
-        request=s.ModelConfigIn,
+        request=s.ConsoleModelConfigIn,
         responses=ResultOut,
         summary="Save the model configuration (a new version; the app points at it)",
     )
     def post(self, request: Request, app_id: str) -> Response:
         app = self.get_app(request, app_id)
         if not isinstance(request.data, dict):
-            self.validate(s.ModelConfigIn, request.data)  # raises Dify's invalid-JSON error
+            self.validate(s.ConsoleModelConfigIn, request.data)  # raises Dify's invalid-JSON error
         model_config_update(app=app, account=request.user, config=request.data)
         return Response(SUCCESS)
 
@@ -53,21 +54,31 @@ def _draft_or_404(app: object) -> object:
     return draft
 
 
+class PlainTextJsonParser(JSONParser):
+    """Dify's editor saves the draft with ``navigator.sendBeacon`` on page unload: JSON sent as text/plain."""
+
+    media_type = "text/plain"
+
+
 class DraftWorkflowApi(_WorkflowView):
-    @extend_schema(parameters=[APP_ID], responses=s.WorkflowOut, summary="The draft workflow (with its hash)")
+    parser_classes = [JSONParser, PlainTextJsonParser]
+
+    @extend_schema(
+        parameters=[APP_ID], responses=s.ConsoleWorkflowOut, summary="The draft workflow (with its hash)"
+    )
     def get(self, request: Request, app_id: str) -> Response:
         app = self.get_app(request, app_id)
         return Response(presenters.workflows([_draft_or_404(app)])[0])
 
     @extend_schema(
         parameters=[APP_ID],
-        request=s.DraftSyncIn,
-        responses=s.DraftSyncOut,
+        request=s.ConsoleDraftSyncIn,
+        responses=s.ConsoleDraftSyncOut,
         summary="Save the draft; a stale hash answers 409 draft_workflow_not_sync",
     )
     def post(self, request: Request, app_id: str) -> Response:
         app = self.get_app(request, app_id)
-        data = self.validate(s.DraftSyncIn, request.data)
+        data = self.validate(s.ConsoleDraftSyncIn, request.data)
         extra = {}
         if data.get("environment_variables") is not None:
             extra["environment_variables"] = data["environment_variables"]
@@ -91,7 +102,7 @@ class DraftWorkflowApi(_WorkflowView):
 class DraftEnvironmentVariablesApi(_WorkflowView):
     @extend_schema(
         parameters=[APP_ID],
-        responses=s.VariableItemsOut,
+        responses=s.ConsoleVariableItemsOut,
         summary="Draft environment variables (secrets masked)",
     )
     def get(self, request: Request, app_id: str) -> Response:
@@ -100,13 +111,13 @@ class DraftEnvironmentVariablesApi(_WorkflowView):
 
     @extend_schema(
         parameters=[APP_ID],
-        request=s.EnvironmentVariablesIn,
+        request=s.ConsoleEnvironmentVariablesIn,
         responses=ResultOut,
         summary="Replace the draft's environment variables ([__HIDDEN__] keeps a secret)",
     )
     def post(self, request: Request, app_id: str) -> Response:
         app = self.get_app(request, app_id)
-        data = self.validate(s.EnvironmentVariablesIn, request.data)
+        data = self.validate(s.ConsoleEnvironmentVariablesIn, request.data)
         drafts.workflow_draft_update_variables(
             tenant_id=app.tenant_id,
             app_id=app.id,
@@ -117,20 +128,22 @@ class DraftEnvironmentVariablesApi(_WorkflowView):
 
 
 class DraftConversationVariablesApi(_WorkflowView):
-    @extend_schema(parameters=[APP_ID], responses=s.VariableItemsOut, summary="Draft conversation variables")
+    @extend_schema(
+        parameters=[APP_ID], responses=s.ConsoleVariableItemsOut, summary="Draft conversation variables"
+    )
     def get(self, request: Request, app_id: str) -> Response:
         draft = _draft_or_404(self.get_app(request, app_id))
         return Response({"items": draft.conversation_variables or []})
 
     @extend_schema(
         parameters=[APP_ID],
-        request=s.ConversationVariablesIn,
+        request=s.ConsoleConversationVariablesIn,
         responses=ResultOut,
         summary="Replace the draft's conversation variables",
     )
     def post(self, request: Request, app_id: str) -> Response:
         app = self.get_app(request, app_id)
-        data = self.validate(s.ConversationVariablesIn, request.data)
+        data = self.validate(s.ConsoleConversationVariablesIn, request.data)
         drafts.workflow_draft_update_variables(
             tenant_id=app.tenant_id,
             app_id=app.id,
@@ -142,11 +155,14 @@ class DraftConversationVariablesApi(_WorkflowView):
 
 class DraftFeaturesApi(_WorkflowView):
     @extend_schema(
-        parameters=[APP_ID], request=s.FeaturesIn, responses=ResultOut, summary="Replace the draft's features"
+        parameters=[APP_ID],
+        request=s.ConsoleFeaturesIn,
+        responses=ResultOut,
+        summary="Replace the draft's features",
     )
     def post(self, request: Request, app_id: str) -> Response:
         app = self.get_app(request, app_id)
-        data = self.validate(s.FeaturesIn, request.data)
+        data = self.validate(s.ConsoleFeaturesIn, request.data)
         drafts.workflow_draft_update_features(
             tenant_id=app.tenant_id, app_id=app.id, account_id=request.user.id, features=data["features"]
         )
@@ -155,7 +171,7 @@ class DraftFeaturesApi(_WorkflowView):
 
 class PublishWorkflowApi(_WorkflowView):
     @extend_schema(
-        parameters=[APP_ID], responses=s.WorkflowOut, summary="The published workflow serving the app"
+        parameters=[APP_ID], responses=s.ConsoleWorkflowOut, summary="The published workflow serving the app"
     )
     def get(self, request: Request, app_id: str) -> Response:
         app = self.get_app(request, app_id)
@@ -165,13 +181,13 @@ class PublishWorkflowApi(_WorkflowView):
 
     @extend_schema(
         parameters=[APP_ID],
-        request=s.PublishIn,
-        responses=s.PublishOut,
+        request=s.ConsolePublishIn,
+        responses=s.ConsolePublishOut,
         summary="Publish the draft as a new numbered version (400 naming the problem if it does not validate)",
     )
     def post(self, request: Request, app_id: str) -> Response:
         app = self.get_app(request, app_id)
-        data = self.validate(s.PublishIn, request.data or {})
+        data = self.validate(s.ConsolePublishIn, request.data or {})
         workflow = apps_crud.app_publish_workflow(
             app=app,
             account=request.user,
@@ -192,13 +208,13 @@ class PublishWorkflowApi(_WorkflowView):
 class WorkflowVersionListApi(_WorkflowView):
     @extend_schema(
         operation_id="console_api_apps_workflows_list",
-        parameters=[APP_ID, s.VersionListQuery],
-        responses=s.VersionPageOut,
+        parameters=[APP_ID, s.ConsoleVersionListQuery],
+        responses=s.ConsoleVersionPageOut,
         summary="Published versions, newest first",
     )
     def get(self, request: Request, app_id: str) -> Response:
         app = self.get_app(request, app_id)
-        query = self.validate_query(s.VersionListQuery, request)
+        query = self.validate_query(s.ConsoleVersionListQuery, request)
         user_id = query.get("user_id")
         if user_id and str(user_id) != str(request.user.id):
             raise Forbidden()
@@ -219,7 +235,9 @@ class WorkflowVersionListApi(_WorkflowView):
 
 
 class WorkflowVersionApi(_WorkflowView):
-    @extend_schema(parameters=[APP_ID, WORKFLOW_ID], responses=s.WorkflowOut, summary="One workflow version")
+    @extend_schema(
+        parameters=[APP_ID, WORKFLOW_ID], responses=s.ConsoleWorkflowOut, summary="One workflow version"
+    )
     def get(self, request: Request, app_id: str, workflow_id: str) -> Response:
         app = self.get_app(request, app_id)
         row = workflow_selectors.version_get(tenant_id=app.tenant_id, app_id=app.id, workflow_id=workflow_id)
@@ -227,13 +245,13 @@ class WorkflowVersionApi(_WorkflowView):
 
     @extend_schema(
         parameters=[APP_ID, WORKFLOW_ID],
-        request=s.VersionUpdateIn,
-        responses=s.WorkflowOut,
+        request=s.ConsoleVersionUpdateIn,
+        responses=s.ConsoleWorkflowOut,
         summary="Name or annotate a published version",
     )
     def patch(self, request: Request, app_id: str, workflow_id: str) -> Response:
         app = self.get_app(request, app_id)
-        data = self.validate(s.VersionUpdateIn, request.data)
+        data = self.validate(s.ConsoleVersionUpdateIn, request.data)
         row = versions.workflow_version_update(
             tenant_id=app.tenant_id,
             app_id=app.id,
@@ -262,7 +280,7 @@ class WorkflowRestoreApi(_WorkflowView):
     @extend_schema(
         parameters=[APP_ID, WORKFLOW_ID],
         request=None,
-        responses=s.DraftSyncOut,
+        responses=s.ConsoleDraftSyncOut,
         summary="Restore a published version into the draft",
     )
     def post(self, request: Request, app_id: str, workflow_id: str) -> Response:
@@ -281,13 +299,13 @@ class WorkflowRestoreApi(_WorkflowView):
 
 class WorkflowCompareApi(_WorkflowView):
     @extend_schema(
-        parameters=[APP_ID, s.CompareQuery],
-        responses=s.CompareOut,
+        parameters=[APP_ID, s.ConsoleCompareQuery],
+        responses=s.ConsoleCompareOut,
         summary="Structural diff of two versions (nodes, edges, configs, variables)",
     )
     def get(self, request: Request, app_id: str) -> Response:
         app = self.get_app(request, app_id)
-        query = self.validate_query(s.CompareQuery, request)
+        query = self.validate_query(s.ConsoleCompareQuery, request)
         base = workflow_selectors.version_get(
             tenant_id=app.tenant_id, app_id=app.id, workflow_id=query["base"]
         )
