@@ -2,8 +2,10 @@
 
 One server speaks all of them, on the paths the real APIs use:
 
-  OpenAI            POST /v1/chat/completions (SSE when stream=true), POST /v1/embeddings, GET /v1/models
-  Azure OpenAI      POST /openai/deployments/{deployment}/chat/completions|embeddings?api-version=...
+  OpenAI            POST /v1/chat/completions (SSE when stream=true), POST /v1/embeddings, GET /v1/models,
+                    POST /v1/audio/transcriptions (multipart), POST /v1/audio/speech (streamed audio bytes),
+                    POST /v1/moderations
+  Azure OpenAI      POST /openai/deployments/{deployment}/chat/completions|embeddings|audio/...?api-version=
   Anthropic         POST /v1/messages (SSE when stream=true), GET /v1/models (with an anthropic-version header)
   Ollama            POST /api/chat (NDJSON when stream is not false), POST /api/embed, GET /api/tags
   Rerank            POST /rerank, /v1/rerank, /v2/rerank (Jina/Cohere style)
@@ -13,7 +15,9 @@ Tests script it: `server.push(Reply(...))` queues answers, taken in order by the
 body, HTML pages, garbage, delays before headers and between chunks, errors inside a stream, a connection
 dropped mid-stream). With nothing queued it answers by default: chat echoes the last user message (or
 streams lorem ipsum for a model named `lorem*`, `max_tokens` words long), embeddings are deterministic
-vectors, rerank scores by word overlap. Every request is recorded (`server.requests`), including whether
+vectors, rerank scores by word overlap, transcription echoes an upload that is text (else names its size
+and digest), speech streams deterministic fake audio that carries its input text (`fake_audio.spoken()`
+reads it back), moderation flags texts containing `server.moderation_words`. Every request is recorded (`server.requests`), including whether
 the client hung up before the answer was complete.
 
 As a development tool, with no API key needed:
@@ -41,6 +45,19 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import uvicorn
+
+from tests.support.fake_audio import (
+    AUDIO_CONTENT_TYPES,
+    DEFAULT_MODERATION_WORDS,
+    UploadedFile,
+    audio_seconds,
+    fake_audio,
+    moderation_inputs,
+    moderation_result,
+    parse_multipart,
+    split_bytes,
+    transcribe,
+)
 
 LOREM = [
     "lorem",
@@ -152,6 +169,7 @@ class Reply:
     stream_error: tuple[str, str] | None = None  # (type, message) sent inside the stream after the pieces
     embeddings: Sequence[Sequence[float]] | None = None
     rerank: Sequence[tuple[int, float]] | None = None  # (index, score) pairs
+    audio: bytes | None = None  # speech: stream these bytes instead of the fake audio
     route: str | None = None  # only for requests on this route (`chat`, `ollama.chat`, `embeddings`...)
 
     @classmethod
@@ -210,6 +228,20 @@ class RecordedRequest:
     @property
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None
+
+    @property
+    def is_multipart(self) -> bool:
+        return self.headers.get("content-type", "").startswith("multipart/form-data")
+
+    @property
+    def form(self) -> dict[str, str]:
+        """The text fields of a multipart upload."""
+        return parse_multipart(self.headers["content-type"], self.body)[0] if self.is_multipart else {}
+
+    @property
+    def files(self) -> dict[str, UploadedFile]:
+        """The files of a multipart upload, by field name."""
+        return parse_multipart(self.headers["content-type"], self.body)[1] if self.is_multipart else {}
 
     def wait_done(self, timeout: float = 5.0) -> bool:
         """Wait until the server has finished with this request (answered, or seen the client go)."""
@@ -324,6 +356,13 @@ _ERROR_TYPES = {
 }
 
 
+_AUDIO_ROUTES = (
+    ("/audio/transcriptions", "transcriptions"),
+    ("/audio/speech", "speech"),
+    ("/moderations", "moderations"),
+)
+
+
 def _routes(method: str, path: str, headers: Mapping[str, str]) -> str | None:
     if method == "POST":
         if path.endswith("/chat/completions"):
@@ -338,6 +377,9 @@ def _routes(method: str, path: str, headers: Mapping[str, str]) -> str | None:
             return "ollama.embeddings"
         if path.endswith("/rerank"):
             return "rerank.rerank"
+        for suffix, kind in _AUDIO_ROUTES:
+            if path.endswith(suffix):
+                return f"azure.{kind}" if path.startswith("/openai/") else f"openai.{kind}"
     if method == "GET":
         if path == "/v1/models":
             return "anthropic.models" if "anthropic-version" in headers else "openai.models"
@@ -360,6 +402,10 @@ class FakeLLMServer:
         self.api_keys: set[str] | None = set(api_keys) if api_keys else None
         self.models = ["echo", "lorem", "fake-gpt", "fake-embedding"]
         self.embedding_dimensions = 8
+        # Moderation flags an input containing one of these words, in the category it maps to.
+        self.moderation_words: dict[str, str] = dict(DEFAULT_MODERATION_WORDS)
+        # OpenAI refuses longer speech input; so does the fake, to catch text that was not split.
+        self.speech_input_limit = 4096
         self._queue: list[Reply] = []
         self._lock = threading.Lock()
         self.requests: list[RecordedRequest] = []
@@ -445,6 +491,8 @@ class FakeLLMServer:
             self._queue.clear()
             self.requests.clear()
         self.api_keys = None
+        self.moderation_words = dict(DEFAULT_MODERATION_WORDS)
+        self.speech_input_limit = 4096
 
     @property
     def pending(self) -> int:
@@ -625,7 +673,7 @@ class _Exchange:
         if reply is not None and reply.status >= 400:
             await self.error_answer(reply)
             return
-        request = record.json or {}
+        request = {} if record.is_multipart else (record.json or {})
         kind = record.route.split(".")[1]
         try:
             if kind == "chat":
@@ -636,6 +684,12 @@ class _Exchange:
                 await self.list_models()
             elif kind == "rerank":
                 await self.rerank(request, reply)
+            elif kind == "transcriptions":
+                await self.transcription(reply)
+            elif kind == "speech":
+                await self.speech(request, reply or Reply())
+            elif kind == "moderations":
+                await self.moderation(request, reply)
         except _ClientGone:
             record.disconnected = True
 
@@ -1065,6 +1119,64 @@ class _Exchange:
             },
         )
 
+    # -- audio and moderation (OpenAI's shapes; see tests.support.fake_audio)
+
+    async def transcription(self, reply: Reply | None) -> None:
+        if not self.record.is_multipart:
+            await self.error_answer(Reply.error(400, "The request must be multipart/form-data."))
+            return
+        form, files = self.record.form, self.record.files
+        upload = files.get("file")
+        if upload is None or not form.get("model"):
+            await self.error_answer(Reply.error(400, "Both 'file' and 'model' are required."))
+            return
+        text = reply.text if reply is not None and reply.text else transcribe(upload)
+        response_format = form.get("response_format") or "json"
+        if response_format in ("text", "srt", "vtt"):
+            await self.whole(200, text, "text/plain; charset=utf-8", reply.headers if reply else None)
+            return
+        body: dict[str, Any] = {"text": text}
+        if response_format == "verbose_json":
+            body.update(language=form.get("language") or "english", duration=audio_seconds(upload.data))
+        if reply is None or reply.usage is not False:
+            body["usage"] = {"type": "duration", "seconds": audio_seconds(upload.data)}
+        await self.whole(200, body, extra=reply.headers if reply else None)
+
+    async def speech(self, request: Mapping[str, Any], reply: Reply) -> None:
+        text = request.get("input")
+        voice = request.get("voice")
+        audio_format = request.get("response_format") or "mp3"
+        problem = None
+        if not isinstance(text, str) or not text:
+            problem = "'input' is required."
+        elif len(text) > self.server.speech_input_limit:
+            problem = f"'input' is too long: at most {self.server.speech_input_limit} characters."
+        elif not voice:
+            problem = "'voice' is required."
+        elif audio_format not in AUDIO_CONTENT_TYPES:
+            problem = f"'response_format' must be one of {', '.join(AUDIO_CONTENT_TYPES)}."
+        if problem:
+            await self.error_answer(Reply.error(400, problem))
+            return
+        audio = reply.audio if reply.audio is not None else fake_audio(text, str(voice), audio_format)
+        await self.start(200, AUDIO_CONTENT_TYPES[audio_format], reply.headers)
+        for piece in split_bytes(audio, reply.chunks):
+            await self.piece(piece, reply)
+        await self.end()
+
+    async def moderation(self, request: Mapping[str, Any], reply: Reply | None) -> None:
+        inputs = moderation_inputs(request.get("input"))
+        words = self.server.moderation_words
+        await self.whole(
+            200,
+            {
+                "id": f"modr-{uuid.uuid4().hex[:12]}",
+                "model": request.get("model") or "omni-moderation-latest",
+                "results": [moderation_result(text, words) for text in inputs],
+            },
+            extra=reply.headers if reply else None,
+        )
+
 
 @contextlib.contextmanager
 def running_server(**kwargs: Any) -> Iterator[FakeLLMServer]:
@@ -1090,13 +1202,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(
             f"""Fake LLM server on {base} (Ctrl-C to stop)
 
-  OpenAI-compatible  {base}/v1/chat/completions, /v1/embeddings, /v1/models
+  OpenAI-compatible  {base}/v1/chat/completions, /v1/embeddings, /v1/models,
+                     /v1/audio/transcriptions, /v1/audio/speech, /v1/moderations
   Anthropic          {base}/v1/messages
   Ollama             {base}/api/chat, /api/embed, /api/tags
   Rerank             {base}/v1/rerank
 
 Models: `echo` (answers "You said: <your message>"), `lorem` (streams max_tokens words of lorem ipsum),
-any text-embedding model name (deterministic {server.embedding_dimensions}-dimension vectors), any rerank model.
+any text-embedding model name (deterministic {server.embedding_dimensions}-dimension vectors), any rerank model,
+any speech2text model (echoes a text upload), any tts model (fake audio), any moderation model.
 
 To use it in the platform, add the provider "OpenAI-API-compatible" with a custom model:
   model name: echo      endpoint_url: {base}/v1      api_key: {args.api_key[0] if args.api_key else "anything"}
