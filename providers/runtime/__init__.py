@@ -1,5 +1,6 @@
-"""Model runtime: calls model providers (chat with streaming and tool calls, embeddings, rerank), with a
-Dify-shaped catalogue of providers, models, parameter rules and prices.
+"""Model runtime: calls model providers (chat with streaming and tool calls, embeddings, rerank, speech to
+text, text to speech, moderation), with a Dify-shaped catalogue of providers, models, parameter rules and
+prices.
 
 Plain Python and asyncio, no Django: the Django side (credentials, console API) and the workflow engine
 (through its model port) both call `ModelRuntime`, one instance per process.
@@ -12,7 +13,17 @@ Plain Python and asyncio, no Django: the Django side (credentials, console API) 
         async for chunk in stream:
             print(chunk.text, end="")
     usage = stream.result.usage   # priced; usage.to_dict() is Dify's message_end `usage`
+
+    audio = await runtime.invoke_tts(provider="openai", model="tts-1", credentials=..., text="Hello.")
+    async with audio:
+        async for chunk in audio:       # mp3 bytes, in order; audio.mime_type, audio.usage
+            ...
+
+`RedisCooldownStore` (load-balancing state shared by processes) is imported on first use, so the
+embedded mode never loads the Redis client.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from providers.runtime.balancing import (
     CooldownStore,
@@ -66,8 +77,11 @@ from providers.runtime.results import (
     LLMResultChunk,
     LLMResultChunkDelta,
     LLMUsage,
+    ModerationResult,
     RerankDocument,
     RerankResult,
+    Speech2TextResult,
+    TTSUsage,
 )
 from providers.runtime.retry import RetryPolicy
 from providers.runtime.runtime import ModelRuntime
@@ -78,6 +92,19 @@ from providers.runtime.schema import (
     ProviderSchema,
 )
 from providers.runtime.streaming import LLMStream
+from providers.runtime.tts_stream import TTSStream
+
+if TYPE_CHECKING:
+    from providers.runtime.redis_cooldown import RedisCooldownStore
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RedisCooldownStore":
+        from providers.runtime.redis_cooldown import RedisCooldownStore
+
+        return RedisCooldownStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AllCredentialsCoolingDownError",
@@ -109,6 +136,7 @@ __all__ = [
     "ModelRuntime",
     "ModelRuntimeError",
     "ModelSchema",
+    "ModerationResult",
     "NotInstalledError",
     "ParameterError",
     "ParameterRule",
@@ -118,11 +146,15 @@ __all__ = [
     "PromptMessage",
     "ProviderSchema",
     "RateLimitError",
+    "RedisCooldownStore",
     "RerankDocument",
     "RerankResult",
     "RetryPolicy",
     "ServerError",
+    "Speech2TextResult",
     "SystemMessage",
+    "TTSStream",
+    "TTSUsage",
     "TextContent",
     "Timeouts",
     "Tool",

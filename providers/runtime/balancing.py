@@ -3,8 +3,8 @@
 Round robin over the pool's members; a member that fails with a rate limit cools down 60 s, with an auth
 or connection error 10 s (Dify's numbers), and is skipped meanwhile; when every member is cooling down the
 call fails with `AllCredentialsCoolingDownError`. State lives behind `CooldownStore`: the in-memory store
-serves one process (the embedded mode); a Redis store (INCR for the index, keys with a TTL for cooldowns,
-as Dify does) can be plugged in for the scaled mode without touching the balancer.
+serves one process (the embedded mode); `RedisCooldownStore` (`redis_cooldown.py`: INCR for the index,
+keys with a TTL for cooldowns, as Dify does) serves the scaled mode without touching the balancer.
 """
 
 from __future__ import annotations

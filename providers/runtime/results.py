@@ -215,3 +215,83 @@ class RerankDocument:
 class RerankResult:
     model: str
     docs: list[RerankDocument]
+
+
+@dataclass(slots=True)
+class Speech2TextResult:
+    """A transcription. `duration` (seconds of audio) and `tokens` are set when the provider reports them
+    (OpenAI reports seconds for whisper-1, tokens for the gpt-4o transcribe models)."""
+
+    model: str
+    text: str
+    language: str | None = None
+    duration: float | None = None
+    tokens: TokenCounts | None = None
+    latency: float = 0.0
+
+
+@dataclass(slots=True)
+class TTSUsage:
+    """What a TTS call used: characters sent to the provider, priced per character as Dify's TTS models
+    are (`unit` 0.001 = the price is per thousand characters)."""
+
+    characters: int = 0
+    unit_price: Decimal = ZERO
+    price_unit: Decimal = ZERO
+    total_price: Decimal = ZERO
+    currency: str = "USD"
+    latency: float = 0.0
+    time_to_first_byte: float | None = None
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        characters: int,
+        pricing: PriceConfig | None,
+        latency: float,
+        time_to_first_byte: float | None = None,
+    ) -> TTSUsage:
+        price = price_for(characters, pricing, output=False)
+        return cls(
+            characters=characters,
+            unit_price=price.unit_price,
+            price_unit=price.unit,
+            total_price=price.total_amount,
+            currency=price.currency,
+            latency=latency,
+            time_to_first_byte=time_to_first_byte,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "characters": self.characters,
+            "unit_price": _decimal(self.unit_price),
+            "price_unit": _decimal(self.price_unit),
+            "total_price": _decimal(self.total_price),
+            "currency": self.currency,
+            "latency": round(self.latency, 3),
+        }
+
+
+@dataclass(slots=True)
+class ModerationResult:
+    """The verdict on a text. Truthy when flagged (Dify's moderation models answer a bare bool).
+
+    `categories` holds every category the provider reported, True where any part of the text was flagged
+    in it; `category_scores` the highest score seen per category. A long text is checked in parts and
+    the check stops at the first flagged request, as Dify's does, so on a flagged text these describe
+    the parts checked so far."""
+
+    model: str
+    flagged: bool
+    categories: dict[str, bool] = field(default_factory=dict)
+    category_scores: dict[str, float] = field(default_factory=dict)
+    latency: float = 0.0
+
+    def __bool__(self) -> bool:
+        return self.flagged
+
+    @property
+    def flagged_categories(self) -> list[str]:
+        return [name for name, hit in self.categories.items() if hit]

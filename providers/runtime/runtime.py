@@ -27,6 +27,7 @@ from providers.runtime.errors import (
     UnsupportedOperationError,
 )
 from providers.runtime.http import HttpPool, Timeouts
+from providers.runtime.media_calls import MediaCalls
 from providers.runtime.messages import PromptMessage, Tool, prompt_message_from_dict, tool_from_dict
 from providers.runtime.parameters import normalize_stop, validate_parameters
 from providers.runtime.pricing import PriceConfig
@@ -63,8 +64,11 @@ def _redact(error: ModelRuntimeError, secrets: list[str]) -> ModelRuntimeError:
     return error
 
 
-class ModelRuntime:
-    """Long-lived (one per process): holds the HTTP pool, the catalogue, adapters and balancing state."""
+class ModelRuntime(MediaCalls):
+    """Long-lived (one per process): holds the HTTP pool, the catalogue, adapters and balancing state.
+
+    LLM, embedding and rerank calls are below; speech to text, text to speech and moderation
+    (`invoke_speech2text`, `invoke_tts`, `tts_voices`, `invoke_moderation`) come from `MediaCalls`."""
 
     def __init__(
         self,
@@ -393,7 +397,8 @@ class ModelRuntime:
     ) -> None:
         """Check credentials with a real, cheap call before they are saved: provider credentials (model
         None) by listing models where the API can, else by the smallest call of a predefined model; a
-        custom model's credentials by the smallest call of that model. Raises CredentialsValidationError
+        custom model's credentials by the smallest call of that model (speech2text: half a second of
+        silence; tts: two words, first bytes only; moderation: one word). Raises CredentialsValidationError
         whose message says what went wrong (never the key), with the invocation error as `cause`."""
         schema = self.provider(provider)
         adapter = self.adapter(provider)
@@ -445,5 +450,9 @@ class ModelRuntime:
         )
 
     async def aclose(self) -> None:
-        """Close the running loop's HTTP connections (worker shutdown, end of a test)."""
+        """Close the running loop's HTTP connections, and the balancing store's if it holds any (the
+        Redis store's client): at worker shutdown, at the end of a test or of a private loop."""
         await self.http.aclose()
+        close_store = getattr(self.balancer.store, "aclose", None)
+        if close_store is not None:
+            await close_store()

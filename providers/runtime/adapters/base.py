@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from providers.runtime.audio import VALIDATION_TEXT, default_voice, silent_wav
 from providers.runtime.errors import InvalidResponseError, MissingCredentialError, UnsupportedOperationError
 from providers.runtime.http import HttpPool, Timeouts
 from providers.runtime.messages import PromptMessage, Tool, ToolCall
@@ -35,6 +36,25 @@ class Completion:
 class EmbeddingVectors:
     embeddings: list[list[float]]
     tokens: int | None
+
+
+@dataclass(slots=True)
+class Transcript:
+    """A speech-to-text answer. `duration` (seconds of audio) and `tokens` when the provider reports them."""
+
+    text: str
+    language: str | None = None
+    duration: float | None = None
+    tokens: TokenCounts | None = None
+
+
+@dataclass(slots=True)
+class ModerationVerdict:
+    """The provider's verdict on one input text."""
+
+    flagged: bool
+    categories: dict[str, bool]
+    category_scores: dict[str, float]
 
 
 @dataclass(slots=True)
@@ -82,6 +102,43 @@ class AdapterStream:
         except RuntimeError:
             # Closed from another task while a reader is inside the generator ("already running"):
             # closing the response below makes that reader fail, which ends the generator.
+            pass
+        finally:
+            await self._closer()
+
+
+class AudioChunks:
+    """An adapter's audio answer to one request, as byte chunks in arrival order. `aclose()` closes the
+    upstream HTTP response, whether or not iteration started."""
+
+    __slots__ = ("_closed", "_closer", "_iterator", "content_type")
+
+    def __init__(
+        self,
+        iterator: AsyncIterator[bytes],
+        closer: Callable[[], Awaitable[None]],
+        content_type: str | None = None,
+    ) -> None:
+        self._iterator = iterator
+        self._closer = closer
+        self._closed = False
+        self.content_type = content_type
+
+    def __aiter__(self) -> AudioChunks:
+        return self
+
+    def __anext__(self) -> Awaitable[bytes]:
+        return self._iterator.__anext__()
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            aclose = getattr(self._iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        except RuntimeError:  # closed from another task while a reader is inside the generator
             pass
         finally:
             await self._closer()
@@ -172,6 +229,49 @@ class ModelAdapter(ABC):
     ) -> list[RerankDocument]:
         raise self._unsupported("Rerank")
 
+    async def invoke_speech2text(
+        self,
+        *,
+        model: str,
+        credentials: Mapping[str, Any],
+        file: bytes,
+        filename: str,
+        mime_type: str | None,
+        language: str | None,
+        prompt: str | None,
+        schema: ModelSchema,
+        timeouts: Timeouts,
+    ) -> Transcript:
+        """Transcribe one audio file (its name carries the format, as the providers read it)."""
+        raise self._unsupported("Speech to text")
+
+    async def invoke_tts(
+        self,
+        *,
+        model: str,
+        credentials: Mapping[str, Any],
+        text: str,
+        voice: str,
+        audio_format: str,
+        schema: ModelSchema,
+        timeouts: Timeouts,
+    ) -> AudioChunks:
+        """Speak one piece of text (already within the model's limit). Returns once the provider answered
+        with audio (status and content type checked); errors later raise from iteration."""
+        raise self._unsupported("Text to speech")
+
+    async def invoke_moderation(
+        self,
+        *,
+        model: str,
+        credentials: Mapping[str, Any],
+        texts: Sequence[str],
+        schema: ModelSchema,
+        timeouts: Timeouts,
+    ) -> list[ModerationVerdict]:
+        """One verdict per text, in order."""
+        raise self._unsupported("Moderation")
+
     async def list_models(self, *, credentials: Mapping[str, Any], timeouts: Timeouts) -> list[str]:
         """Model ids the provider's API lists for these credentials."""
         raise self._unsupported("Listing models")
@@ -209,6 +309,41 @@ class ModelAdapter(ABC):
                 top_n=1,
                 schema=schema,
                 timeouts=timeouts,
+            )
+        elif model_type == "speech2text":
+            # Half a second of silence: a valid file every speech API accepts, and the cheapest one.
+            await self.invoke_speech2text(
+                model=model,
+                credentials=credentials,
+                file=silent_wav(),
+                filename="ping.wav",
+                mime_type="audio/wav",
+                language=None,
+                prompt=None,
+                schema=schema,
+                timeouts=timeouts,
+            )
+        elif model_type == "tts":
+            audio = await self.invoke_tts(
+                model=model,
+                credentials=credentials,
+                text=VALIDATION_TEXT,
+                voice=default_voice(schema),
+                audio_format="mp3",
+                schema=schema,
+                timeouts=timeouts,
+            )
+            try:  # the first bytes prove it speaks; no need to wait for the rest
+                await audio.__anext__()
+            except StopAsyncIteration:
+                raise InvalidResponseError(
+                    "The provider answered with no audio.", provider=self.provider
+                ) from None
+            finally:
+                await audio.aclose()
+        elif model_type == "moderation":
+            await self.invoke_moderation(
+                model=model, credentials=credentials, texts=["ping"], schema=schema, timeouts=timeouts
             )
         else:
             await self.invoke_llm(

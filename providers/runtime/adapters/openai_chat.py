@@ -1,5 +1,6 @@
 """OpenAI chat completions and embeddings through the official `openai` SDK: OpenAI itself, any
-OpenAI-compatible server (vLLM, Ollama's /v1, LM Studio, llama.cpp, ...), and Azure OpenAI.
+OpenAI-compatible server (vLLM, Ollama's /v1, LM Studio, llama.cpp, ...), and Azure OpenAI. Speech to
+text, text to speech and moderation come from `openai_audio`.
 
 Streaming uses SSE with `stream_options.include_usage`, so the last event carries token usage. Tool calls
 arrive as fragments (`index`, then `id`/`name`, then pieces of `arguments`); they are assembled here and
@@ -28,6 +29,7 @@ from providers.runtime.adapters.base import (
     require,
 )
 from providers.runtime.adapters.errors import looks_like_html, map_exception
+from providers.runtime.adapters.openai_audio import OpenAIAudioMixin
 from providers.runtime.adapters.rerank_http import rerank_via_http
 from providers.runtime.errors import InvalidResponseError, InvokeConnectionError, InvokeError, ParameterError
 from providers.runtime.http import Timeouts, secret_digest
@@ -158,7 +160,7 @@ def _tokens(usage: Any) -> TokenCounts | None:
     return TokenCounts(prompt_tokens=int(prompt or 0), completion_tokens=int(completion or 0))
 
 
-class OpenAIAdapter(ModelAdapter):
+class OpenAIAdapter(OpenAIAudioMixin, ModelAdapter):
     name = "openai"
     include_usage_default = True
 
@@ -487,3 +489,7 @@ class AzureOpenAIAdapter(OpenAIAdapter):
 
     async def list_models(self, *, credentials: Mapping[str, Any], timeouts: Timeouts) -> list[str]:
         raise self._unsupported("Listing Azure deployments")
+
+    async def invoke_moderation(self, **kwargs: Any) -> Any:
+        # Azure OpenAI has no moderation endpoint: it filters content inside each deployment instead.
+        raise self._unsupported("Moderation on Azure OpenAI")

@@ -2,8 +2,9 @@
 
 Dify does this per provider (`get_customizable_model_schema`); the credential variables it reads are the
 same ones: `context_size`, `max_tokens_to_sample`/`max_tokens`, `mode`, `vision_support`,
-`function_calling_type`, `stream_function_calling`, `structured_output_support`, prices, and for Azure
-`base_model_name`, which borrows the schema of the OpenAI model the deployment runs.
+`function_calling_type`, `stream_function_calling`, `structured_output_support`, prices, for TTS models
+`voices` (comma-separated), `word_limit` and `audio_type`, and for Azure `base_model_name`, which borrows
+the schema of the OpenAI model the deployment runs.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import replace
 from decimal import InvalidOperation
 from typing import Any
 
+from providers.runtime.audio import DEFAULT_WORD_LIMIT, parse_voice_list
 from providers.runtime.errors import UnknownModelError
 from providers.runtime.pricing import PriceConfig
 from providers.runtime.schema import ModelSchema, ParameterRule, ProviderSchema
@@ -98,6 +100,15 @@ def customizable_model_schema(
             features.append("structured-output")
     elif model_type == "text-embedding":
         properties["max_chunks"] = _int(credentials.get("max_chunks"), 32)
+    elif model_type == "tts":
+        # Dify's OpenAI-compatible TTS: voices typed in the form, the first one the default.
+        voices = parse_voice_list(credentials.get("voices"))
+        properties.update(
+            default_voice=voices[0]["mode"],
+            voices=voices,
+            word_limit=_int(credentials.get("word_limit"), DEFAULT_WORD_LIMIT),
+            audio_type=str(credentials.get("audio_type") or "mp3"),
+        )
 
     rules = provider.custom_parameter_rules.get(model_type, ())
     upper = _int(credentials.get("max_tokens_to_sample") or credentials.get("max_tokens"), None)
