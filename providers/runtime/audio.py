@@ -109,9 +109,10 @@ def _pieces(text: str, boundary: re.Pattern[str]) -> Iterator[str]:
 
 
 def _pack(pieces: Iterator[str], limit: int) -> Iterator[str]:
+    # Lengths without the spaces at the ends: pieces are stripped before they are sent.
     buffer = ""
     for piece in pieces:
-        if buffer and len(buffer) + len(piece) > limit:
+        if buffer and len((buffer + piece).strip()) > limit:
             yield buffer
             buffer = ""
         buffer += piece
@@ -128,7 +129,7 @@ def split_for_speech(text: str, limit: int) -> list[str]:
     limit = max(1, limit)
     pieces: list[str] = []
     for sentence in _pieces(text, _SENTENCE_END):
-        if len(sentence) <= limit:
+        if len(sentence.strip()) <= limit:
             pieces.append(sentence)
             continue
         for clause in _pieces(sentence, _CLAUSE_END):

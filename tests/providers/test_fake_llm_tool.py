@@ -76,4 +76,5 @@ async def test_the_dev_tool_serves_echo_and_lorem_models_and_says_how_to_use_it(
     process.terminate()
     output, _ = process.communicate(timeout=10)
     assert f"http://127.0.0.1:{port}/v1/chat/completions" in output
+    assert "/v1/audio/transcriptions, /v1/audio/speech, /v1/moderations" in output
     assert "endpoint_url" in output
