@@ -96,6 +96,15 @@ def test_draft_saved_as_text_plain_like_difys_beacon(make_app, editor_client):
     assert broken.status_code == 400 and broken.json()["code"] == "invalid_param"
 
 
+def test_json_nested_too_deeply_is_a_400_not_a_500(make_app, editor_client):
+    app = make_app("workflow")
+    body = '{"graph": ' + "[" * 200_000 + "]" * 200_000 + ', "features": {}}'
+    response = editor_client.post(
+        f"/console/api/apps/{app.id}/workflows/draft", body, content_type="application/json"
+    )
+    assert response.status_code == 400 and response.json()["code"] == "invalid_param"
+
+
 def test_draft_save_refuses_bad_shapes(make_app, editor_client):
     app = make_app("workflow")
     draft = _draft(editor_client, app)

@@ -5,21 +5,20 @@ from __future__ import annotations
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps import selectors
 from apps.console import presenters
 from apps.console import serializers as s
-from apps.console.views.common import APP_ID, EDITORS, SUCCESS, AppApiView
+from apps.console.views.common import APP_ID, EDITORS, SUCCESS, AppApiView, ConsoleApiView, SafeJSONParser
 from apps.models import MessageAnnotation
 from apps.services import annotations as services
 from apps.services import tags as tag_services
 from dify_project.api.errors import ApiError, InvalidParam, NotFound
 from dify_project.api.fields import ResultOut
 from dify_project.api.pagination import paginate
-from dify_project.api.views import WorkspaceApiView
 
 ANNOTATION_ID = OpenApiParameter("annotation_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 JOB_ID = OpenApiParameter("job_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
@@ -147,7 +146,7 @@ class AnnotationExportApi(_AnnotationView):
 
 
 class AnnotationBatchImportApi(_AnnotationView):
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    parser_classes = [MultiPartParser, FormParser, SafeJSONParser]
 
     @extend_schema(
         parameters=[APP_ID],
@@ -271,7 +270,7 @@ class AnnotationSettingUpdateApi(_AnnotationView):
 # --- tags -------------------------------------------------------------------------------------------------------
 
 
-class TagListApi(WorkspaceApiView):
+class TagListApi(ConsoleApiView):
     """Tags of your workspace: members list them, editors create them."""
 
     write_roles = EDITORS
@@ -297,7 +296,7 @@ class TagListApi(WorkspaceApiView):
         return Response(presenters.tag(tag, 0))
 
 
-class TagApi(WorkspaceApiView):
+class TagApi(ConsoleApiView):
     """One tag of your workspace (editors rename or delete it)."""
 
     write_roles = EDITORS
@@ -319,7 +318,7 @@ class TagApi(WorkspaceApiView):
         return Response(status=204)
 
 
-class TagBindingCreateApi(WorkspaceApiView):
+class TagBindingCreateApi(ConsoleApiView):
     """Editors bind tags of your workspace to its apps (or datasets)."""
 
     write_roles = EDITORS
@@ -339,7 +338,7 @@ class TagBindingCreateApi(WorkspaceApiView):
         return Response(SUCCESS)
 
 
-class TagBindingRemoveApi(WorkspaceApiView):
+class TagBindingRemoveApi(ConsoleApiView):
     """Editors unbind tags of your workspace from its apps (or datasets)."""
 
     write_roles = EDITORS

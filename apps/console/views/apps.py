@@ -9,10 +9,9 @@ from rest_framework.response import Response
 from apps import selectors
 from apps.console import presenters
 from apps.console import serializers as s
-from apps.console.views.common import ADMINS, APP_ID, EDITORS, AppApiView
+from apps.console.views.common import ADMINS, APP_ID, EDITORS, AppApiView, ConsoleApiView
 from apps.services import app_dsl, apps_crud
 from dify_project.api.pagination import paginate
-from dify_project.api.views import WorkspaceApiView
 
 
 def _detail(request: Request, app_id: object) -> dict:
@@ -20,7 +19,7 @@ def _detail(request: Request, app_id: object) -> dict:
     return presenters.app_detail(app, request, tenant=request.tenant)
 
 
-class AppListApi(WorkspaceApiView):
+class AppListApi(ConsoleApiView):
     """Apps of your workspace: members list them, editors create them."""
 
     read_roles = None
@@ -73,7 +72,7 @@ class AppListApi(WorkspaceApiView):
         return Response(_detail(request, app.id), status=201)
 
 
-class AppTemplateListApi(WorkspaceApiView):
+class AppTemplateListApi(ConsoleApiView):
     """Templates shipped with the platform, to create apps from."""
 
     @extend_schema(responses=s.ConsoleTemplateListOut, summary="App templates shipped with the platform")

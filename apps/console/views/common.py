@@ -7,6 +7,8 @@ from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 
 from accounts.models import TenantRole
@@ -24,7 +26,26 @@ MODEL_CONFIG_MODES = frozenset({AppMode.CHAT, AppMode.AGENT_CHAT, AppMode.COMPLE
 APP_ID = OpenApiParameter("app_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="App id")
 
 
-class AppApiView(WorkspaceApiView):
+class SafeJSONParser(JSONParser):
+    """JSON whose nesting is too deep for the decoder is bad input (400), not a server error (500)."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError("JSON parse error - the document is nested too deeply.") from None
+
+
+PARSERS = [SafeJSONParser, FormParser, MultiPartParser]
+
+
+class ConsoleApiView(WorkspaceApiView):
+    """An endpoint of your workspace's console."""
+
+    parser_classes = PARSERS
+
+
+class AppApiView(ConsoleApiView):
     """About one app of your workspace: every member reads, editors (owner, admin, editor) write. An app of
     another workspace, or an id that is not a UUID, answers 404; an app of the wrong mode 400
     ``app_unavailable``."""

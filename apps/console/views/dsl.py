@@ -13,9 +13,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.console import serializers as s
-from apps.console.views.common import APP_ID, EDITORS, AppApiView
+from apps.console.views.common import APP_ID, EDITORS, AppApiView, ConsoleApiView
 from apps.services import app_dsl
-from dify_project.api.views import WorkspaceApiView
 
 IMPORT_ID = OpenApiParameter("import_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 _RESPONSES = {
@@ -27,7 +26,7 @@ _RESPONSES = {
 }
 
 
-class AppImportApi(WorkspaceApiView):
+class AppImportApi(ConsoleApiView):
     """Import an app into your workspace from DSL (editors)."""
 
     read_roles = EDITORS
@@ -56,7 +55,7 @@ class AppImportApi(WorkspaceApiView):
         return Response(result.body(), status=result.http_status)
 
 
-class AppImportConfirmApi(WorkspaceApiView):
+class AppImportConfirmApi(ConsoleApiView):
     """Confirm a pending import of your workspace (editors)."""
 
     read_roles = EDITORS

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps import selectors
 from apps.console import presenters
 from apps.console import serializers as s
-from apps.console.views.common import APP_ID, MODEL_CONFIG_MODES, SUCCESS, WORKFLOW_MODES, AppApiView
+from apps.console.views.common import (
+    APP_ID,
+    MODEL_CONFIG_MODES,
+    SUCCESS,
+    WORKFLOW_MODES,
+    AppApiView,
+    SafeJSONParser,
+)
 from apps.services import apps_crud
 from apps.services.model_config import model_config_update
 from dify_project.api.errors import Forbidden
@@ -54,14 +60,14 @@ def _draft_or_404(app: object) -> object:
     return draft
 
 
-class PlainTextJsonParser(JSONParser):
+class PlainTextJsonParser(SafeJSONParser):
     """Dify's editor saves the draft with ``navigator.sendBeacon`` on page unload: JSON sent as text/plain."""
 
     media_type = "text/plain"
 
 
 class DraftWorkflowApi(_WorkflowView):
-    parser_classes = [JSONParser, PlainTextJsonParser]
+    parser_classes = [SafeJSONParser, PlainTextJsonParser]
 
     @extend_schema(
         parameters=[APP_ID], responses=s.ConsoleWorkflowOut, summary="The draft workflow (with its hash)"
