@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from dify_project.api.fields import ResultOut  # noqa: F401 - re-exported for the views
 from providers import selectors
-from providers.models import INHERIT_CONFIG_NAME, LoadBalancingModelConfig, ModelPrice, ProviderCredential
+from providers.models import INHERIT_CONFIG_NAME, LoadBalancingModelConfig, ModelPrice
 from providers.runtime import CredentialFormSchema, PriceConfig, ProviderSchema
 from providers.services.credentials import credentials_masked
 
@@ -333,7 +333,3 @@ def model_price_out(
         "catalogue_pricing": pricing_out(catalogue),
         "overridden": own is not None,
     }
-
-
-def provider_credential_rows_out(rows: Sequence[ProviderCredential]) -> list[dict[str, str]]:
-    return credential_configurations_out(rows)

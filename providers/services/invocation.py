@@ -13,6 +13,8 @@ provider's active one, or a load-balancing pool when balancing is on), the price
 wins over the catalogue's), lets the runtime validate the parameters against the model's rules, calls the
 model, and meters the call: one `ModelUsage` row when it ends (a stream: when it ends, fails or is
 stopped), written off the event loop (`sync_to_async`), never inside a transaction held across the call.
+A finished stream's row is written before its last chunk is handed on; a stopped or failed stream's row
+is scheduled without waiting (`usage_writes_settle()` waits for those, e.g. at shutdown or in tests).
 What a call resolves is cached in memory per workspace and model (`config_cache`): a hot path makes no
 database query until the workspace's provider configuration changes.
 
@@ -83,6 +85,7 @@ __all__ = [
     "llm_invoke",
     "llm_stream",
     "rerank",
+    "usage_writes_settle",
 ]
 
 Messages = Sequence[PromptMessage | Mapping[str, Any]]
