@@ -301,3 +301,30 @@ async def test_credentials_are_validated_with_a_short_text_reading_only_the_firs
         await model_runtime.validate_credentials(
             provider="openai", credentials=openai_creds(fake_llm), model="tts-1-hd", model_type="tts"
         )
+
+
+async def test_each_piece_goes_through_load_balancing(
+    fake_llm: FakeLLMServer, model_runtime: ModelRuntime
+) -> None:
+    from providers.runtime import CredentialPool, PooledCredential
+
+    # given a pool of two keys, the first one revoked
+    keys = ["sk-tts-pool-aaaaaaaa", "sk-tts-pool-bbbbbbbb"]
+    fake_llm.api_keys = {keys[1]}
+    pool = CredentialPool(
+        key="tenant-1:openai_api_compatible:tts:kokoro",
+        members=tuple(
+            PooledCredential(f"cfg-{i}", openai_compatible(fake_llm, api_key=key, word_limit="60"))
+            for i, key in enumerate(keys)
+        ),
+    )
+    # when a text of several pieces is spoken
+    stream = await model_runtime.invoke_tts(
+        provider="openai_api_compatible", model="kokoro", credentials=pool, text=" ".join(SENTENCES[:6])
+    )
+    audio = await stream.collect()
+    # then the revoked key was tried once, cooled down, and every piece was spoken with the other one
+    used = [r.headers["authorization"].removeprefix("Bearer ") for r in fake_llm.requests]
+    assert used[0] == keys[0]
+    assert used[1:] == [keys[1]] * stream.pieces
+    assert " ".join(t for _, t in spoken(audio)) == " ".join(SENTENCES[:6])

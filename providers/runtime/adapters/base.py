@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from providers.runtime.audio import VALIDATION_TEXT, default_voice, silent_wav
+from providers.runtime.audio import VALIDATION_TEXT, audio_format_for, default_voice, silent_wav
 from providers.runtime.errors import InvalidResponseError, MissingCredentialError, UnsupportedOperationError
 from providers.runtime.http import HttpPool, Timeouts
 from providers.runtime.messages import PromptMessage, Tool, ToolCall
@@ -329,7 +329,7 @@ class ModelAdapter(ABC):
                 credentials=credentials,
                 text=VALIDATION_TEXT,
                 voice=default_voice(schema),
-                audio_format="mp3",
+                audio_format=audio_format_for(schema, None),
                 schema=schema,
                 timeouts=timeouts,
             )
