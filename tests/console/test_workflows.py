@@ -111,6 +111,13 @@ def test_draft_save_refuses_bad_shapes(make_app, editor_client):
     for graph in ({"nodes": "x", "edges": []}, {"nodes": [], "edges": {}}):
         response = _save(editor_client, app, draft, graph=graph)
         assert response.status_code == 400 and "nodes" in response.json()["message"]
+    deep: list = []
+    for _ in range(600):
+        deep = [deep]
+    response = _save(
+        editor_client, app, draft, graph={"nodes": [{"id": "x", "data": {"deep": deep}}], "edges": []}
+    )
+    assert response.status_code == 400 and "nests" in response.json()["message"]
     assert (
         editor_client.post(
             f"/console/api/apps/{app.id}/workflows/draft", {"graph": {}}, format="json"

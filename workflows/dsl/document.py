@@ -20,7 +20,7 @@ from workflows.dsl.versions import (
     check_version_compatibility,
 )
 from workflows.services.errors import WorkflowGraphInvalid
-from workflows.services.graph import graph_check_structure
+from workflows.services.graph import MAX_DEPTH, graph_check_structure
 
 DSL_MAX_SIZE = 10 * 1024 * 1024  # Dify's limit: 10 MB
 # A YAML file may alias the same node many times ("billion laughs"); counting values as the data would
@@ -73,19 +73,21 @@ def check_size(content: str | bytes) -> None:
 
 def _count_values(data: Any) -> None:
     budget = MAX_EXPANDED_VALUES
-    stack = [data]
+    stack = [(data, 1)]
     while stack:
-        value = stack.pop()
+        value, depth = stack.pop()
         budget -= 1
         if budget < 0:
             raise DslError(
                 "Invalid YAML: the document expands to too many values (aliases nested too deeply)."
             )
+        if depth > MAX_DEPTH + 4:  # the graph sits a few levels down (workflow.graph.nodes...)
+            raise DslError(f"Invalid DSL: the document nests more than {MAX_DEPTH} levels.")
         if isinstance(value, dict):
-            stack.extend(value.keys())
-            stack.extend(value.values())
+            stack.extend((k, depth + 1) for k in value)
+            stack.extend((v, depth + 1) for v in value.values())
         elif isinstance(value, list):
-            stack.extend(value)
+            stack.extend((v, depth + 1) for v in value)
 
 
 def load_yaml(content: str) -> Any:

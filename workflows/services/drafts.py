@@ -14,8 +14,8 @@ from django.db import transaction
 
 from workflows.models import DRAFT, Workflow, WorkflowType
 from workflows.services.defaults import default_features, default_graph
-from workflows.services.errors import DraftWorkflowNotExist, DraftWorkflowNotSync
-from workflows.services.graph import graph_check_shape, graph_check_structure
+from workflows.services.errors import DraftWorkflowNotExist, DraftWorkflowNotSync, WorkflowGraphInvalid
+from workflows.services.graph import MAX_DEPTH, _too_deep, graph_check_shape, graph_check_structure
 from workflows.services.hashing import workflow_hash
 from workflows.services.variables import conversation_variables_prepare, environment_variables_prepare
 
@@ -77,10 +77,8 @@ def workflow_draft_sync(
     Secret environment values sent as ``[__HIDDEN__]`` keep their stored value.
     """
     graph_check_shape(graph)
-    if not isinstance(features, Mapping):
-        from workflows.services.errors import WorkflowGraphInvalid
-
-        raise WorkflowGraphInvalid("features must be an object.")
+    if not isinstance(features, Mapping) or _too_deep(features):
+        raise WorkflowGraphInvalid(f"features must be an object nesting at most {MAX_DEPTH} levels.")
     if check_structure:
         graph_check_structure(graph)
     draft = _locked_draft(tenant_id=tenant_id, app_id=app_id)

@@ -33,6 +33,9 @@ STRUCTURAL_CODES = frozenset(
 )
 
 NOTE_TYPE = "custom-note"
+# Real graphs nest a few dozen levels (containers, prompt templates, conditions). A cap well below
+# Python's recursion limit keeps every later JSON encode/decode of the graph safe.
+MAX_DEPTH = 256
 
 
 def _engine() -> Any:
@@ -57,7 +60,28 @@ def _raise(issues: list[dict[str, Any]], prefix: str) -> None:
     raise WorkflowGraphInvalid(f"{prefix}: {message}", issues=issues)
 
 
+def _too_deep(value: Any) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        if isinstance(item, Mapping):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return False
+
+
 def _shape_issues(graph: Any) -> list[dict[str, Any]]:
+    if _too_deep(graph):
+        return [
+            {
+                "code": "INVALID_GRAPH",
+                "message": f"the graph nests more than {MAX_DEPTH} levels",
+                "node_id": None,
+            }
+        ]
     if not isinstance(graph, Mapping):
         return [
             {
