@@ -209,6 +209,10 @@ UPLOAD_VIDEO_FILE_SIZE_LIMIT = env.int("UPLOAD_VIDEO_FILE_SIZE_LIMIT", default=1
 UPLOAD_AUDIO_FILE_SIZE_LIMIT = env.int("UPLOAD_AUDIO_FILE_SIZE_LIMIT", default=50)
 WORKFLOW_FILE_UPLOAD_LIMIT = env.int("WORKFLOW_FILE_UPLOAD_LIMIT", default=10)
 FILES_URL = env.str("FILES_URL", default="")
+# Public base URLs shown in the console (API base of an app, web-app links); empty: the request's own host.
+SERVICE_API_URL = env.str("SERVICE_API_URL", default="")
+APP_WEB_URL = env.str("APP_WEB_URL", default="")
+CONSOLE_WEB_URL = env.str("CONSOLE_WEB_URL", default="")
 
 # Request bodies: DRF parses JSON itself, these bound what Django buffers in memory.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=15 * 1024 * 1024)
@@ -221,7 +225,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "dify_project.api.parsers.SafeJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],

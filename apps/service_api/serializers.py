@@ -386,3 +386,35 @@ class WorkflowLogsQuery(serializers.Serializer):
     created_by_account = serializers.CharField(required=False, max_length=255)
     page = serializers.IntegerField(required=False, default=1, min_value=1, max_value=99999)
     limit = serializers.IntegerField(required=False, default=20, min_value=1, max_value=100)
+
+
+class WorkflowLogRunOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    version = serializers.CharField()
+    status = serializers.CharField()
+    error = serializers.CharField(allow_null=True)
+    elapsed_time = serializers.FloatField()
+    total_tokens = serializers.IntegerField()
+    total_steps = serializers.IntegerField()
+    created_at = serializers.IntegerField()
+    finished_at = serializers.IntegerField(allow_null=True)
+    exceptions_count = serializers.IntegerField()
+    triggered_from = serializers.CharField()
+
+
+class WorkflowLogOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    workflow_run = WorkflowLogRunOut()
+    created_from = serializers.CharField()
+    created_by_role = serializers.CharField()
+    created_by_account = serializers.JSONField(allow_null=True)
+    created_by_end_user = serializers.JSONField(allow_null=True)
+    created_at = serializers.IntegerField()
+
+
+class WorkflowLogsPageOut(serializers.Serializer):
+    page = serializers.IntegerField()
+    limit = serializers.IntegerField()
+    total = serializers.IntegerField()
+    has_more = serializers.BooleanField()
+    data = WorkflowLogOut(many=True)

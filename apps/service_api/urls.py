@@ -31,7 +31,7 @@ urlpatterns = [
     path("workflows/run/<uuid:run_id>", generation.WorkflowRunDetailApi.as_view()),
     path("workflows/tasks/<str:task_id>/stop", generation.WorkflowStopApi.as_view()),
     path("workflows/logs", generation.WorkflowLogsApi.as_view()),
-    path("workflows/<uuid:workflow_id>/run", generation.WorkflowRunApi.as_view()),
+    path("workflows/<uuid:workflow_id>/run", generation.WorkflowVersionRunApi.as_view()),
     path("workflow/<uuid:run_id>/events", generation.WorkflowEventsApi.as_view()),
     path("form/human_input/<str:form_token>", generation.HumanInputFormApi.as_view()),
     path("apps/annotations", annotations.AnnotationListApi.as_view()),

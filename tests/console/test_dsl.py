@@ -376,7 +376,18 @@ def dsl_server():
     _DslHandler.routes.clear()
 
 
-def test_import_from_a_url(owner_client, dsl_server):
+def test_import_from_a_private_address_is_refused_by_default(owner_client, dsl_server):
+    base, routes = dsl_server
+    routes["/app.yml"] = (200, _workflow_yaml().encode())
+    response = owner_client.post(
+        "/console/api/apps/imports", {"mode": "yaml-url", "yaml_url": f"{base}/app.yml"}, format="json"
+    )
+    assert response.status_code == 400 and "not allowed" in response.json()["message"]
+    assert not App.objects.exists()
+
+
+def test_import_from_a_url(owner_client, dsl_server, settings):
+    settings.HTTP_REQUEST_BLOCK_PRIVATE_NETWORKS = False  # the test server is on loopback
     base, routes = dsl_server
     routes["/app.yml"] = (200, _workflow_yaml().encode())
     response = owner_client.post(

@@ -7,9 +7,11 @@ from urllib.parse import urlparse
 
 import httpx
 
+from dify_project.net import DestinationNotAllowed, ensure_public_destination
 from workflows.dsl.document import DSL_MAX_SIZE, DslError
 
 TIMEOUT = httpx.Timeout(10.0)
+MAX_REDIRECTS = 10
 
 
 def raw_github_url(url: str) -> str:
@@ -32,10 +34,29 @@ def fetch_dsl(url: str) -> str:
     if urlparse(url).scheme not in ("http", "https"):
         raise DslError("yaml_url must be an http(s) URL.")
     try:
-        with (
-            httpx.Client(timeout=TIMEOUT, follow_redirects=True) as client,
-            client.stream("GET", url) as response,
-        ):
+        with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as client:
+            body = _get(client, url)
+    except httpx.HTTPError as error:
+        raise DslError(f"Error fetching YAML from URL: {error}") from None
+    if not body:
+        raise DslError("Empty content from url.")
+    try:
+        return body.decode()
+    except UnicodeDecodeError:
+        raise DslError("Error fetching YAML from URL: the content is not UTF-8 text.") from None
+
+
+def _get(client: httpx.Client, url: str) -> bytes:
+    """GET with redirects followed by hand, so every hop passes the private-network guard."""
+    for _hop in range(MAX_REDIRECTS):
+        try:
+            ensure_public_destination(url)
+        except DestinationNotAllowed as error:
+            raise DslError(f"Error fetching YAML from URL: {error}") from None
+        with client.stream("GET", url) as response:
+            if response.is_redirect and "location" in response.headers:
+                url = str(response.url.join(response.headers["location"]))
+                continue
             if response.status_code >= 400:
                 raise DslError(f"Error fetching YAML from URL: HTTP {response.status_code}.")
             chunks: list[bytes] = []
@@ -45,12 +66,5 @@ def fetch_dsl(url: str) -> str:
                 if size > DSL_MAX_SIZE:
                     raise DslError("File size exceeds the limit of 10MB.", code="file_too_large", status=413)
                 chunks.append(chunk)
-    except httpx.HTTPError as error:
-        raise DslError(f"Error fetching YAML from URL: {error}") from None
-    body = b"".join(chunks)
-    if not body:
-        raise DslError("Empty content from url.")
-    try:
-        return body.decode()
-    except UnicodeDecodeError:
-        raise DslError("Error fetching YAML from URL: the content is not UTF-8 text.") from None
+            return b"".join(chunks)
+    raise DslError("Error fetching YAML from URL: too many redirects.")

@@ -7,13 +7,13 @@ from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
-from rest_framework.exceptions import ParseError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 
 from accounts.models import TenantRole
 from apps import selectors
 from apps.models import App, AppMode
+from dify_project.api.parsers import SafeJSONParser
 from dify_project.api.views import WorkspaceApiView
 
 EDITORS = TenantRole.editing()
@@ -24,16 +24,6 @@ CHAT_MODES = frozenset({AppMode.CHAT, AppMode.AGENT_CHAT, AppMode.ADVANCED_CHAT}
 MODEL_CONFIG_MODES = frozenset({AppMode.CHAT, AppMode.AGENT_CHAT, AppMode.COMPLETION})
 
 APP_ID = OpenApiParameter("app_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="App id")
-
-
-class SafeJSONParser(JSONParser):
-    """JSON whose nesting is too deep for the decoder is bad input (400), not a server error (500)."""
-
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            raise ParseError("JSON parse error - the document is nested too deeply.") from None
 
 
 PARSERS = [SafeJSONParser, FormParser, MultiPartParser]

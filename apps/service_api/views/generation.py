@@ -161,6 +161,19 @@ class WorkflowRunApi(AsyncServiceApiView):
         )
 
 
+class WorkflowVersionRunApi(WorkflowRunApi):
+    """Run one specific published version (``/workflows/{workflow_id}/run``)."""
+
+    @extend_schema(
+        request=s.WorkflowRunIn,
+        responses={200: s.WorkflowRunBlockingOut},
+        operation_id="v1_workflow_version_run",
+        summary="Run a specific published version",
+    )
+    async def post(self, request: Request, workflow_id: str | None = None) -> Response:
+        return await super().post(request, workflow_id)
+
+
 class ChatMessagesApi(AsyncServiceApiView):
     @extend_schema(request=s.ChatMessageIn, responses={200: s.ChatBlockingOut}, summary="Send a chat message")
     async def post(self, request: Request) -> Response:
@@ -325,7 +338,7 @@ class WorkflowRunDetailApi(ServiceApiView):
 
 
 class WorkflowLogsApi(ServiceApiView):
-    @extend_schema(parameters=[s.WorkflowLogsQuery])
+    @extend_schema(parameters=[s.WorkflowLogsQuery], responses=s.WorkflowLogsPageOut)
     def get(self, request: Request) -> Response:
         from apps.services.workflow_logs import workflow_logs_page
 
