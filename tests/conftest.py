@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 from accounts.models import Account, Tenant, TenantRole
 from accounts.tokens import issue_access_token
 from tests import factories
+from tests.support.fixtures import fake_llm, fake_llm_server  # noqa: F401 - shared fixtures
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -6,7 +6,7 @@ naming the id, rather than falling through to an unrelated route.
 
 from django.urls import path
 
-from apps.console.views import annotations, apps, dsl, logs, sites, statistics, workflows
+from apps.console.views import annotations, apps, debug, dsl, logs, sites, statistics, workflows
 
 A = "apps/<str:app_id>"
 
@@ -32,6 +32,13 @@ urlpatterns = [
     # model config and workflows
     path(f"{A}/model-config", workflows.ModelConfigApi.as_view()),
     path(f"{A}/workflows/draft", workflows.DraftWorkflowApi.as_view()),
+    path(f"{A}/workflows/draft/run", debug.DraftWorkflowRunApi.as_view()),
+    path(f"{A}/advanced-chat/workflows/draft/run", debug.ChatflowDraftRunApi.as_view()),
+    path(f"{A}/workflows/draft/nodes/<str:node_id>/run", debug.DraftNodeRunApi.as_view()),
+    path(f"{A}/workflow-runs/tasks/<str:task_id>/stop", debug.TaskStopApi.as_view()),
+    path(f"{A}/chat-messages/<str:task_id>/stop", debug.TaskStopApi.as_view()),
+    path(f"{A}/completion-messages/<str:task_id>/stop", debug.TaskStopApi.as_view()),
+    path(f"{A}/completion-messages", debug.DebugChatApi.as_view()),
     path(f"{A}/workflows/draft/environment-variables", workflows.DraftEnvironmentVariablesApi.as_view()),
     path(f"{A}/workflows/draft/conversation-variables", workflows.DraftConversationVariablesApi.as_view()),
     path(f"{A}/workflows/draft/features", workflows.DraftFeaturesApi.as_view()),
@@ -52,7 +59,7 @@ urlpatterns = [
     path(
         f"{A}/completion-conversations/<str:conversation_id>", logs.CompletionConversationDetailApi.as_view()
     ),
-    path(f"{A}/chat-messages", logs.ChatMessageListApi.as_view()),
+    path(f"{A}/chat-messages", debug.ChatMessagesApi.as_view()),
     path(f"{A}/messages/<str:message_id>", logs.MessageDetailApi.as_view()),
     path(f"{A}/feedbacks", logs.MessageFeedbackApi.as_view()),
     # statistics

@@ -5,7 +5,6 @@ from rest_framework.test import APIClient
 
 from accounts.models import Tenant
 from tests import factories
-from tests.support.fixtures import fake_llm, fake_llm_server  # noqa: F401
 
 
 @pytest.fixture
