@@ -175,10 +175,13 @@ class EventLog:
                 del self._channels[key]
 
     async def follow(
-        self, key: str, after: int = 0, *, block_ms: int = 15_000
+        self, key: str, after: int = 0, *, block_ms: int = 15_000, remote_only: bool = False
     ) -> AsyncIterator[tuple[int, dict[str, Any]]] | None:
-        """Follow a run by any of its keys; None when no process knows it (finished long ago or never)."""
-        channel = self._channels.get(key)
+        """Follow a run by any of its keys; None when no process knows it (finished long ago or never).
+
+        ``remote_only`` skips this process's channels: a relay must read the worker's stream, not itself.
+        """
+        channel = None if remote_only else self._channels.get(key)
         if channel is not None:
             return channel.follow(after)
         if not self._use_redis():
