@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apps.service_api.views import annotations, app_info, conversations, files, generation
+from apps.service_api.views import annotations, app_info, audio, conversations, files, generation
 
 urlpatterns = [
     path("", app_info.IndexApi.as_view()),
@@ -41,6 +41,8 @@ urlpatterns = [
         "apps/annotation-reply/<str:action>/status/<str:job_id>",
         annotations.AnnotationReplyStatusApi.as_view(),
     ),
+    path("audio-to-text", audio.AudioToTextApi.as_view()),
+    path("text-to-audio", audio.TextToAudioApi.as_view()),
     path("files/upload", files.FileUploadApi.as_view()),
     path("files/<uuid:file_id>/preview", files.FilePreviewApi.as_view()),
 ]
