@@ -30,7 +30,7 @@ from apps.models import App, AppMode, Conversation, EndUser, Message, MessageAge
 from apps.runners.files import build_files
 from apps.runners.inputs import validate_inputs
 from apps.runners.prompts import build_prompt, render
-from apps.runners.replies import AnnotationHit, KeywordModeration, annotation_match, record_annotation_hit
+from apps.runners.replies import AnnotationHit, Moderation, annotation_match, record_annotation_hit
 from apps.runs import control, remote
 from apps.runs.bus import RunWriter
 from apps.runs.errors import stream_error_body
@@ -84,7 +84,7 @@ class PreparedChat:
     agent: bool
     auto_name: bool
     files: list[dict[str, Any]] = field(default_factory=list)
-    moderation: KeywordModeration | None = None
+    moderation: Moderation | None = None
 
 
 def _model_settings(config: dict[str, Any]) -> tuple[str, str, dict[str, Any], list[str] | None]:
@@ -216,7 +216,7 @@ def prepare_chat_run(
         and new_conversation is not None
         and app.mode != AppMode.COMPLETION,
         files=files,
-        moderation=KeywordModeration.from_config(config),
+        moderation=Moderation.from_config(config, tenant_id=str(app.tenant_id)),
     )
 
 
@@ -284,9 +284,9 @@ async def execute_chat_run(prepared: PreparedChat, writer: RunWriter) -> ChatRes
             logger.exception("chat run %s failed", identity.message_id)
     finally:
         control.unregister_task(identity.task_id)
-    replacement = (
-        prepared.moderation.check_output("".join(answer)) if prepared.moderation and not error else None
-    )
+    replacement = None
+    if prepared.moderation is not None and error is None and direct is None:
+        replacement = await prepared.moderation.check_output("".join(answer))
     if replacement is not None:
         writer.publish(
             {**identity.envelope("message_replace"), "answer": replacement, "reason": "output_moderation"}
@@ -334,7 +334,7 @@ async def _direct_answer(prepared: PreparedChat) -> DirectAnswer | None:
     """An answer that needs no model: a moderation preset for flagged input, or a matching annotation."""
     query = prepared.message.query
     if prepared.moderation is not None:
-        preset = prepared.moderation.check_inputs(query, prepared.message.inputs or {})
+        preset = await prepared.moderation.check_inputs(query, prepared.message.inputs or {})
         if preset is not None:
             return DirectAnswer(text=preset)
     if prepared.app.mode == AppMode.COMPLETION:

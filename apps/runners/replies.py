@@ -138,46 +138,76 @@ def record_annotation_hit(
     )
 
 
-# --- keyword moderation --------------------------------------------------------------------------------
+# --- moderation (sensitive_word_avoidance) -------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class KeywordModeration:
+class Moderation:
+    """Dify's ``sensitive_word_avoidance``: ``keywords`` (case-insensitive substrings) or
+    ``openai_moderation`` (the workspace's OpenAI moderation model). A flagged input is answered with the
+    inputs preset; a flagged output is replaced by the outputs preset."""
+
+    type: str
     keywords: tuple[str, ...]
     inputs_response: str | None
     outputs_response: str | None
+    tenant_id: str = ""
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> KeywordModeration | None:
+    def from_config(cls, config: dict[str, Any], *, tenant_id: str = "") -> Moderation | None:
         feature = config.get("sensitive_word_avoidance") or {}
-        if not feature.get("enabled") or feature.get("type") != "keywords":
+        kind = feature.get("type")
+        if not feature.get("enabled") or kind not in ("keywords", "openai_moderation"):
             return None
         settings = feature.get("config") or {}
         keywords = tuple(
             k.strip().lower() for k in str(settings.get("keywords") or "").splitlines() if k.strip()
         )
-        if not keywords:
+        if kind == "keywords" and not keywords:
             return None
         inputs = settings.get("inputs_config") or {}
         outputs = settings.get("outputs_config") or {}
         return cls(
+            type=kind,
             keywords=keywords,
             inputs_response=(inputs.get("preset_response") or "") if inputs.get("enabled") else None,
             outputs_response=(outputs.get("preset_response") or "") if outputs.get("enabled") else None,
+            tenant_id=tenant_id,
         )
 
-    def flags(self, text: str) -> bool:
-        lowered = text.lower()
-        return any(keyword in lowered for keyword in self.keywords)
+    async def flags(self, text: str) -> bool:
+        if not text:
+            return False
+        if self.type == "keywords":
+            lowered = text.lower()
+            return any(keyword in lowered for keyword in self.keywords)
+        from providers.services.invocation import moderate
 
-    def check_inputs(self, query: str, inputs: dict[str, Any]) -> str | None:
+        try:
+            result = await moderate(
+                tenant_id=self.tenant_id,
+                provider="openai",
+                model=OPENAI_MODERATION_MODEL,
+                text=text[:10_000],
+                source={"purpose": "moderation"},
+            )
+        except Exception as exc:  # moderation that cannot run lets the text through, loudly
+            logger.warning("openai moderation unavailable: %s", exc)
+            return False
+        return bool(result)
+
+    async def check_inputs(self, query: str, inputs: dict[str, Any]) -> str | None:
         """The preset response when the query or an input is flagged, else None."""
         if self.inputs_response is None:
             return None
         texts = [query, *(str(v) for v in inputs.values() if isinstance(v, str | int | float))]
-        return self.inputs_response if any(self.flags(t) for t in texts) else None
+        combined = "\n".join(t for t in texts if t)
+        return self.inputs_response if await self.flags(combined) else None
 
-    def check_output(self, answer: str) -> str | None:
+    async def check_output(self, answer: str) -> str | None:
         if self.outputs_response is None:
             return None
-        return self.outputs_response if self.flags(answer) else None
+        return self.outputs_response if await self.flags(answer) else None
+
+
+OPENAI_MODERATION_MODEL = "omni-moderation-latest"

@@ -438,3 +438,44 @@ def test_keyword_moderation_on_input_and_output(setup, fake_llm):
     names = [e["event"] for e in events]
     assert names[-2:] == ["message_replace", "message_end"] and events[-2]["answer"] == "[redacted]"
     assert Message.objects.get(id=events[-1]["message_id"]).answer == "[redacted]"
+
+
+def test_openai_moderation_blocks_flagged_input(setup, fake_llm):
+    config = {
+        **CONFIG,
+        "sensitive_word_avoidance": {
+            "enabled": True,
+            "type": "openai_moderation",
+            "config": {
+                "inputs_config": {"enabled": True, "preset_response": "Let's keep it friendly."},
+                "outputs_config": {"enabled": False},
+            },
+        },
+    }
+    _, client = setup(config=config)
+    fake_llm.moderation_words = {"nasty": "harassment"}
+    try:
+        blocked = client.post(
+            "/chat-messages",
+            json={
+                "inputs": {"company": "A"},
+                "query": "a nasty word",
+                "user": "u",
+                "auto_generate_name": False,
+            },
+        ).json()
+        assert blocked["answer"] == "Let's keep it friendly."
+        fake_llm.push(Reply(text="sure", route="chat"))
+        fine = client.post(
+            "/chat-messages",
+            json={
+                "inputs": {"company": "A"},
+                "query": "a kind word",
+                "user": "u",
+                "auto_generate_name": False,
+            },
+        ).json()
+        assert fine["answer"] == "sure"
+        assert len(fake_llm.requests_on("moderations")) == 2
+    finally:
+        fake_llm.reset()
