@@ -37,9 +37,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from workflows.engine import Engine, Limits, NodeStarted, Ports, ToolMessage, parse_graph  # noqa: E402
+from workflows.engine.conformance import DEFAULT_SHARED  # noqa: E402
 from workflows.engine.dsl import load_app  # noqa: E402
 
-FIXTURE = ROOT.parent / "shared" / "conformance" / "dsl" / "simple_passthrough_workflow.yml"
+FIXTURE = DEFAULT_SHARED / "dsl" / "simple_passthrough_workflow.yml"
 GRAPHON_PYTHON = ROOT / "var" / "bench-graphon" / "bin" / "python"
 # Runs inside the graphon virtualenv: graphon's own DSL loader builds and runs each graph per run.
 GRAPHON_SCRIPT = """

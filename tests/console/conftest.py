@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 from rest_framework.test import APIClient
 
 from accounts.models import Account, Tenant, TenantRole
@@ -20,10 +18,11 @@ from apps.models import (
 )
 from apps.services.apps_crud import app_create
 from tests import factories
+from workflows.engine.conformance import DEFAULT_SHARED
 from workflows.models import Workflow, WorkflowAppLog, WorkflowNodeExecution, WorkflowRun
 
 _seq = itertools.count(1)
-CONFORMANCE_DSL = Path(settings.BASE_DIR).parent / "shared" / "conformance" / "dsl"
+CONFORMANCE_DSL = DEFAULT_SHARED / "dsl"
 
 
 @pytest.fixture

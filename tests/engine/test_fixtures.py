@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 
 from workflows.engine import Engine, Ports, SubprocessCodePort, load_app, parse_graph
+from workflows.engine.conformance import DEFAULT_SHARED
 
 from .helpers import chunks
 
-DSL = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "dsl"
+DSL = DEFAULT_SHARED / "dsl"
 
 
 @pytest.mark.parametrize(

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from workflows.engine import GraphError, GraphPolicy, canonical_digest, load_app, parse_graph
+from workflows.engine.conformance import DEFAULT_SHARED
 
 from .helpers import answer, chain, edge, end, graph, node, start, template
 
-DSL = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "dsl"
+DSL = DEFAULT_SHARED / "dsl"
 
 
 def issue_codes(error: GraphError) -> set[str]:

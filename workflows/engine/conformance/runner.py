@@ -18,6 +18,7 @@ import asyncio
 import copy
 import json
 import logging
+import os
 import re
 import time
 from collections.abc import Mapping
@@ -39,7 +40,20 @@ from .cases import generate_texts, mocks_for, resolve_expected
 from .judge import judge_run, reference_notes
 from .setups import STATUS_OF_EVENT, CaseContext, RecordedHttpPort, Setup, setup_for
 
-DEFAULT_SHARED = Path(__file__).resolve().parents[4] / "shared" / "conformance"
+
+def locate_shared() -> Path:
+    """The shared conformance folder: ``CONFORMANCE_DIR`` if set, else ``../shared/conformance`` beside the
+    repository, else ``/work/shared/conformance`` (a clone may live anywhere on the machine). When none
+    holds a ``cases.json`` the first candidate is returned, so callers report a clear "not found"."""
+    beside_repo = Path(__file__).resolve().parents[4] / "shared" / "conformance"
+    candidates = [os.environ.get("CONFORMANCE_DIR"), beside_repo, "/work/shared/conformance"]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "cases.json").is_file():
+            return Path(candidate)
+    return Path(os.environ.get("CONFORMANCE_DIR") or beside_repo)
+
+
+DEFAULT_SHARED = locate_shared()
 SYSTEM_DEFAULTS = {"user_id": "test_user", "app_id": "test_app", "workflow_id": "test_workflow", "files": []}
 # Restricted "builder" mode: every live capability is refused; HTTP answers come from recordings.
 BUILDER_DENIED = frozenset({"code", "jinja", "models", "tools", "agents", "retrieval", "files"})

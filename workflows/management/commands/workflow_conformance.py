@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from workflows.engine.conformance import run_conformance
+from workflows.engine.conformance import DEFAULT_SHARED, run_conformance
 
-SHARED = Path(settings.BASE_DIR).parent / "shared" / "conformance"
+SHARED = DEFAULT_SHARED
 
 
 class Command(BaseCommand):
