@@ -371,3 +371,13 @@ async def test_only_secret_credentials_are_hidden_from_errors(
             stream=False,
         )
     assert "vision is not supported by this endpoint" in str(excinfo.value)
+
+
+async def test_an_html_page_instead_of_the_model_list_is_an_invalid_response(
+    fake_llm: FakeLLMServer, model_runtime: ModelRuntime
+) -> None:
+    fake_llm.push(Reply.html(200, route="models"))
+    with pytest.raises(InvalidResponseError, match="model list"):
+        await model_runtime.list_models(
+            provider="openai", credentials={"openai_api_key": "sk-x", "openai_api_base": fake_llm.url}
+        )

@@ -418,6 +418,12 @@ class OpenAIAdapter(OpenAIAudioMixin, ModelAdapter):
         client = self.client(credentials)
         try:
             return [m.id async for m in client.models.list(timeout=_httpx_timeout(timeouts))]
+        except (AttributeError, TypeError, KeyError) as exc:
+            # The SDK trips over a 200 answer that is not a model list (an HTML page behind a proxy, ...).
+            raise InvalidResponseError(
+                f"The server's answer to the model list is not OpenAI's API ({type(exc).__name__}).",
+                provider=self.provider,
+            ) from exc
         except Exception as exc:
             raise self._map(exc) from exc
 
