@@ -726,10 +726,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds measured per level")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds before measuring each level")
     parser.add_argument("--ttfb-samples", type=int, default=100, help="interleaved pairs for (b)")
-    parser.add_argument("--streams", type=ints, default=[2000], help="stream counts for (c), in turn")
-    parser.add_argument("--stream-words", type=int, default=12, help="chunks in each slow answer")
+    parser.add_argument("--streams", type=ints, default=[1000], help="stream counts for (c), in turn")
+    parser.add_argument("--stream-words", type=int, default=20, help="chunks in each slow answer")
     parser.add_argument("--chunk-delay", type=float, default=2.0, help="seconds between slow chunks")
-    parser.add_argument("--ramp", type=float, default=10.0, help="seconds over which streams are opened")
+    parser.add_argument("--ramp", type=float, default=20.0, help="seconds over which streams are opened")
     parser.add_argument(
         "--only", default="a,b,c,d", help="which measurements to run, e.g. 'b' or 'a,d' (default all)"
     )
@@ -911,7 +911,9 @@ class Bench:
     def throughput(self) -> None:
         print("(a) blocking completion calls (closed loop, async httpx, keep-alive)")
         best = self.rps("platform", completion_call(self.base, self.keys.completion), answered)
-        self.verdicts.add("rps", best >= 100, f"best {best:.0f} req/s blocking completion (met at >= 100)")
+        self.verdicts.add(
+            "rps", best >= 100, f"best {best:.0f} req/s blocking completion, one process (met at >= 100, 10x)"
+        )
         print()
 
     def workflow_throughput(self) -> None:
@@ -945,7 +947,7 @@ class Bench:
             f" (~{per_stream:.0f} s each), opened over {args.ramp:g} s; raw asyncio HTTP/1.1 client"
         )
         slow = self.children.procs["slow-model"]
-        held = 0
+        held, summary = 0, []
         for target in args.streams:
             stats = asyncio.run(
                 hold_streams(
@@ -960,9 +962,15 @@ class Bench:
                 )
             )
             report_streams(stats)
-            if not stats.errors:
-                held = max(held, stats.peak_open)
-        self.verdicts.add("streams", held >= 1000, f"{held} streams held open at once with no error")
+            errors = sum(stats.errors.values())
+            summary.append(
+                f"{target} opened: {stats.peak_streaming} received answer chunks at once, "
+                f"{stats.completed} completed, {errors} errors"
+            )
+            if not errors:
+                held = max(held, stats.peak_streaming)
+        # "thousands": at least 2000 streams receiving chunks at the same time, none failing
+        self.verdicts.add("streams", held >= 2000, "; ".join(summary) + " (met at >= 2000 with no error)")
         print()
 
 
