@@ -746,6 +746,13 @@ def parse_args() -> argparse.Namespace:
         metavar="N",
         help="experiment: start the server with the model connection limit set to N (bench/service_api_server.py)",
     )
+    parser.add_argument(
+        "--what-if-switch-interval",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="experiment: start the server with sys.setswitchinterval(S) (default interval 0.005)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, database)")
     return parser.parse_args()
 
@@ -762,6 +769,10 @@ def print_header(args: argparse.Namespace, mode: str, limits: tuple[int, int]) -
         print(
             f"WHAT-IF EXPERIMENT: model connection limit set to {args.what_if_model_pool} in memory"
             " (stock: 256, providers/runtime/http.py DEFAULT_LIMITS)"
+        )
+    if args.what_if_switch_interval:
+        print(
+            f"WHAT-IF EXPERIMENT: server GIL switch interval {args.what_if_switch_interval} s (stock: 0.005 s)"
         )
     print(f"open-files limit (this process and children): soft {limits[0]}, hard {limits[1]}")
     print("goals: " + "; ".join(GOALS.values()))
@@ -822,13 +833,16 @@ def run(args: argparse.Namespace, tmp: Path, children: Children) -> None:
 
 
 def start_server(
-    children: Children, env: dict[str, str], port: int, profile_to: Path | None, model_pool: int = 0
+    children: Children, env: dict[str, str], port: int, profile_to: Path | None, args: argparse.Namespace
 ) -> subprocess.Popen[bytes]:
-    # what-if: the same uvicorn command behind a launcher that changes one limit in memory
+    # what-if: the same uvicorn command behind a launcher that changes a setting in memory
+    what_if = []
+    if args.what_if_model_pool:
+        what_if += ["--model-pool", str(args.what_if_model_pool)]
+    if args.what_if_switch_interval:
+        what_if += ["--switch-interval", str(args.what_if_switch_interval)]
     launcher = (
-        [str(ROOT / "bench" / "service_api_server.py"), "--model-pool", str(model_pool), "--"]
-        if model_pool
-        else ["-m", "uvicorn"]
+        [str(ROOT / "bench" / "service_api_server.py"), *what_if, "--"] if what_if else ["-m", "uvicorn"]
     )
     uvicorn = [
         *launcher,
@@ -877,7 +891,7 @@ class Bench:
             self.env,
             self.port,
             self.profile_to if profile else None,
-            self.args.what_if_model_pool,
+            self.args,
         )
 
     def rps(self, label: str, call: Any, check: Callable[[httpx.Response], bool]) -> float:
