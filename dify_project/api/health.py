@@ -25,9 +25,14 @@ def _check_cache() -> None:
 
 
 def _check_broker() -> None:
-    from dify_project.celery import app
+    # A fresh connection from the settings, not Celery's pooled ones: a probe must not disturb workers.
+    from kombu import Connection
 
-    with app.connection_for_write() as conn:
+    with Connection(
+        settings.CELERY_BROKER_URL,
+        transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS,
+        connect_timeout=2,
+    ) as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
 
 
