@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -197,11 +198,15 @@ class DbConnections:
 
             self.conn = psycopg.connect(url.replace("postgres://", "postgresql://", 1), autocommit=True)
 
-    def count(self) -> int | None:
+    def count(self) -> tuple[int, int, int] | None:
+        """(the bench database's connections, all connections, max_connections)."""
         if self.conn is None:
             return None
-        sql = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        return self.conn.execute(sql).fetchone()[0]
+        sql = (
+            "SELECT count(*) FILTER (WHERE datname = current_database() AND pid <> pg_backend_pid()),"
+            " count(*), current_setting('max_connections')::int FROM pg_stat_activity"
+        )
+        return self.conn.execute(sql).fetchone()
 
     def close(self) -> None:
         if self.conn is not None:
@@ -217,11 +222,21 @@ class Peaks:
     files: int = 0
     files_kinds: Counter[str] = field(default_factory=Counter)
     db_connections: int | None = None
+    # Set when PostgreSQL nears max_connections: the load stops before the shared server runs out.
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    stopped: str = ""
 
     def line(self) -> str:
         kinds = ", ".join(f"{k} {v}" for k, v in self.files_kinds.items())
         db = f", PostgreSQL connections peak {self.db_connections}" if self.db_connections is not None else ""
-        return f"server RSS peak {self.rss:.0f} MB, threads peak {self.threads}, open files peak {self.files} ({kinds}){db}"
+        stopped = f"\n  STOPPED EARLY: {self.stopped}" if self.stopped else ""
+        return (
+            f"server RSS peak {self.rss:.0f} MB, threads peak {self.threads}, open files peak {self.files}"
+            f" ({kinds}){db}{stopped}"
+        )
+
+
+PG_GUARD = 0.6  # share of max_connections at which the load stops
 
 
 @contextlib.asynccontextmanager
@@ -238,11 +253,15 @@ async def sampling(pid: int, *, database: bool = True) -> AsyncIterator[Peaks]:
             files = open_files(pid)
             if files > peaks.files:
                 peaks.files, peaks.files_kinds = files, open_file_kinds(pid)
-            connections = await asyncio.to_thread(db.count)
-            if connections is not None:
-                peaks.db_connections = max(peaks.db_connections or 0, connections)
+            counts = await asyncio.to_thread(db.count)
+            if counts is not None:
+                ours, everyone, limit = counts
+                peaks.db_connections = max(peaks.db_connections or 0, ours)
+                if everyone >= PG_GUARD * limit and not peaks.stop.is_set():
+                    peaks.stopped = f"PostgreSQL connections at {everyone} of max_connections {limit}"
+                    peaks.stop.set()
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(done.wait(), 0.5)
+                await asyncio.wait_for(done.wait(), 0.2 if counts else 0.5)
 
     task = asyncio.create_task(sample())
     try:
@@ -279,6 +298,7 @@ class Keys:
     slow_chat: str
     workflow: str
     tenants: list[str]
+    accounts: list[str]
 
 
 def environment(var_dir: Path) -> dict[str, str]:
@@ -309,9 +329,15 @@ def setup_data(fast_model: str, slow_model: str) -> Keys:
     call_command("migrate", interactive=False, verbosity=0)
     factories.setup_done()
 
+    accounts: list[str] = []
+
     def workspace(name: str, base_url: str) -> Any:
         tenant = factories.tenant_factory(name=name)
-        factories.member_factory(tenant=tenant, role="owner")
+        # unique: a DATABASE_URL database outlives the run
+        owner = factories.member_factory(
+            tenant=tenant, role="owner", email=f"{uuid.uuid4().hex}@bench.invalid"
+        )
+        accounts.append(str(owner.id))
         values = {"openai_api_key": "sk-bench", "openai_api_base": base_url}
         provider_credential(tenant=tenant, provider="openai", values=values)
         return tenant
@@ -329,20 +355,22 @@ def setup_data(fast_model: str, slow_model: str) -> Keys:
         slow_chat=key(slow, "chat", CHAT_CONFIG),
         workflow=key(fast, "workflow"),  # Start(query) -> End(query)
         tenants=[str(fast.id), str(slow.id)],
+        accounts=accounts,
     )
     connections.close_all()
     return keys
 
 
-def drop_data(tenant_ids: list[str]) -> None:
-    """Remove the bench's workspaces from a database that outlives the run (DATABASE_URL)."""
+def drop_data(keys: Keys) -> None:
+    """Remove the bench's workspaces and accounts from a database that outlives the run (DATABASE_URL)."""
     from django.db import connections
 
-    from accounts.models import Tenant
+    from accounts.models import Account, Tenant
 
-    for tenant_id in tenant_ids:
-        with contextlib.suppress(Exception):
-            Tenant.objects.filter(id=tenant_id).delete()
+    with contextlib.suppress(Exception):
+        Tenant.objects.filter(id__in=keys.tenants).delete()
+    with contextlib.suppress(Exception):
+        Account.objects.filter(id__in=keys.accounts).delete()
     connections.close_all()
 
 
@@ -396,7 +424,7 @@ async def closed_loop(
         cpu_start: list[float] = []
 
         async def worker(index: int) -> None:
-            while (now := time.perf_counter()) < stop_at:
+            while (now := time.perf_counter()) < stop_at and not (load.peaks and load.peaks.stop.is_set()):
                 counted = now >= measure_from
                 if counted and not cpu_start and server_pid:
                     cpu_start.append(cpu_seconds(server_pid))
@@ -706,6 +734,8 @@ async def hold_streams(
         tasks = []
         interval = ramp / max(1, target)
         for index in range(target):
+            if stats.peaks.stop.is_set():
+                break
             tasks.append(asyncio.create_task(one_stream(base_host, port, key, index, stats, words)))
             await asyncio.sleep(interval)
         await asyncio.gather(*tasks)
@@ -776,6 +806,23 @@ def print_header(args: argparse.Namespace, mode: str, limits: tuple[int, int]) -
         )
     print(f"open-files limit (this process and children): soft {limits[0]}, hard {limits[1]}")
     print("goals: " + "; ".join(GOALS.values()))
+    warn_postgres_connections(args)
+
+
+def warn_postgres_connections(args: argparse.Namespace) -> None:
+    """On PostgreSQL every in-flight request holds a connection of its own (a thread per request under
+    Django's ASGI handler), and a stream holds it to the end: say so before the server runs out."""
+    db = DbConnections()
+    if db.conn is None:
+        return
+    limit = int(db.conn.execute("SHOW max_connections").fetchone()[0])
+    used = db.conn.execute("SELECT count(*) FROM pg_stat_activity").fetchone()[0]
+    db.close()
+    print(
+        f"PostgreSQL max_connections {limit}, {used} in use now (shared with every other client). The server"
+        " opens a connection per request thread and they close late: the bench stops a measurement when"
+        f" the server's connections reach {PG_GUARD:.0%} of max_connections."
+    )
 
 
 def platform_line() -> str:
@@ -829,7 +876,7 @@ def run(args: argparse.Namespace, tmp: Path, children: Children) -> None:
         measure(bench)
     finally:
         if os.environ.get("DATABASE_URL"):
-            drop_data(keys.tenants)
+            drop_data(keys)
 
 
 def start_server(

@@ -131,7 +131,7 @@ def main() -> None:
             with LiveAsgiServer() as server:
                 run(server.url, keys, args.requests)
             if os.environ.get("DATABASE_URL"):
-                drop_data(keys.tenants)
+                drop_data(keys)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
