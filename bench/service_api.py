@@ -1112,6 +1112,8 @@ def main() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupted)
+    # Ctrl-C even when started from a shell that made this process ignore SIGINT (background jobs)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         run(args, tmp, children)
     except KeyboardInterrupt:
