@@ -478,6 +478,28 @@ def test_a_later_turn_may_send_empty_inputs(chat):
 
 @pytest.mark.xfail(
     strict=True,
+    reason="POST /v1/chat-messages to a chatflow (advanced-chat) on an existing conversation with `inputs: {}` "
+    "answers 400 invalid_param (the Start node's required `name`); Dify runs later turns with the "
+    "conversation's stored inputs",
+)
+def test_a_later_chatflow_turn_may_send_empty_inputs(workspace):
+    named = graph(
+        [start("name"), answer("answer", "{{#start.name#}}: {{#sys.query#}}")], chain("start", "answer")
+    )
+    named["nodes"][0]["data"]["variables"][0]["required"] = True
+    client = workspace.client(ChatClient, workspace.app("advanced-chat", graph=named))
+    opening = ok(client.create_chat_message(inputs={"name": "Ada"}, query="hi", user="ada"))
+    assert opening["answer"] == "Ada: hi"
+    later = ok(
+        client.create_chat_message(
+            inputs={}, query="again", user="ada", conversation_id=opening["conversation_id"]
+        )
+    )
+    assert later["answer"] == "Ada: again"
+
+
+@pytest.mark.xfail(
+    strict=True,
     reason="GET /v1/messages: MessageListItem has no `extra_contents` (contract 3a, newer; Dify sends [] "
     "for a message without human-input content)",
 )
