@@ -399,10 +399,10 @@ def test_conversations_list_rename_and_delete(chat, fake_llm):
     renamed = ok(client.rename_conversation(target, "Renamed by 0.1.10", "ada"))  # {name, user}
     shapes.assert_has(renamed, shapes.SIMPLE_CONVERSATION, "rename")
     assert renamed["name"] == "Renamed by 0.1.10" and renamed["id"] == target
-    fake_llm.push(Reply(text='{"Your Output": "Auto Title"}'))
-    auto = ok(client.rename_conversation_v012(target, None, True, "ada"))
+    fake_llm.push(Reply(text="A Title From The Model"))
+    auto = ok(client.rename_conversation_v012(target, None, True, "ada"))  # {name: null, auto_generate}
     shapes.assert_has(auto, shapes.SIMPLE_CONVERSATION, "auto rename")
-    assert auto["name"] not in ("", "Renamed by 0.1.10")
+    assert auto["name"] == "A Title From The Model"
 
     deleted = client.delete_conversation(target, "ada")  # JSON body on DELETE
     assert deleted.status_code == 204 and not deleted.content
