@@ -1,0 +1,339 @@
+# ruff: noqa: S608 - table names are built from integer dimensions only; every value is a query parameter
+"""The store implementations (see the package docstring for which runs where)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from django.db import connection
+
+from knowledge.index.base import Hit, SearchStore, query_terms, vector_from_bytes
+
+logger = logging.getLogger(__name__)
+
+
+def _hex(value: Any) -> str:
+    """How Django stores a UUID in SQLite (32 hex characters)."""
+    return uuid.UUID(str(value)).hex
+
+
+def _rank_score(rank: float) -> float:
+    rank = abs(float(rank))
+    return rank / (1.0 + rank)
+
+
+# --- vectors -------------------------------------------------------------------------------------------
+
+
+class ExactVectors:
+    """Exact cosine over the dataset's stored vectors, with numpy. Nothing to mirror."""
+
+    name = "exact"
+
+    def nodes_added(self, nodes: Sequence) -> None:
+        return None
+
+    def nodes_removed(self, rowids: Sequence[int]) -> None:
+        return None
+
+    def search(
+        self, *, dataset_id: str, vector: Sequence[float], top_k: int, document_ids: Sequence[str] | None
+    ) -> list[Hit]:
+        from knowledge.models import IndexNode
+
+        query = np.asarray(vector, dtype=np.float32)
+        rows = IndexNode.objects.filter(dataset_id=dataset_id, dimension=len(query)).exclude(vector=None)
+        if document_ids is not None:
+            rows = rows.filter(document_id__in=list(document_ids))
+        pairs = list(rows.values_list("node_id", "vector"))
+        if not pairs or top_k <= 0:
+            return []
+        node_ids = [node_id for node_id, _ in pairs]
+        matrix = np.frombuffer(b"".join(bytes(blob) for _, blob in pairs), dtype=np.float32)
+        matrix = matrix.reshape(len(pairs), len(query))
+        norm = float(np.linalg.norm(query)) or 1.0
+        scores = matrix @ (query / norm)
+        count = min(top_k, len(scores))
+        best = np.argpartition(-scores, count - 1)[:count]
+        best = best[np.argsort(-scores[best], kind="stable")]
+        return [Hit(node_ids[i], max(0.0, min(1.0, float(scores[i])))) for i in best]
+
+
+def sqlite_vec_available() -> bool:
+    """Whether Django's SQLite connection has sqlite-vec loaded (see ``knowledge.apps``)."""
+    if connection.vendor != "sqlite":
+        return False
+    connection.ensure_connection()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT vec_version()")
+        return True
+    except Exception:  # OperationalError: no such function
+        return False
+
+
+def load_sqlite_vec(raw_connection: Any) -> bool:
+    """Load sqlite-vec into a DB-API SQLite connection, if the module and the driver allow it."""
+    if not hasattr(raw_connection, "enable_load_extension"):
+        return False
+    try:
+        import sqlite_vec
+    except ImportError:
+        return False
+    try:
+        raw_connection.enable_load_extension(True)
+        sqlite_vec.load(raw_connection)
+        raw_connection.enable_load_extension(False)
+    except Exception:  # the driver refused (built without extension support)
+        logger.warning("sqlite-vec could not be loaded into the SQLite connection", exc_info=True)
+        return False
+    return True
+
+
+class SqliteVecVectors:
+    """sqlite-vec: one vec0 table per dimension, partitioned by dataset, keyed by IndexNode.search_rowid.
+
+    A search restricted to some documents (metadata filters) goes to the exact path: vec0's KNN cannot
+    take an arbitrary id list, and the candidates are few then anyway. Rows of nodes deleted by a cascade
+    linger until the next explicit removal; searches join back to IndexNode, so they are never returned.
+    """
+
+    name = "sqlite-vec"
+
+    def __init__(self) -> None:
+        self.exact = ExactVectors()
+        self.dimensions: set[int] = set()
+
+    @staticmethod
+    def _table(dimension: int) -> str:
+        return f"knowledge_vec_{int(dimension)}"
+
+    def _ensure(self, cursor: Any, dimension: int) -> None:
+        if dimension in self.dimensions:
+            return
+        cursor.execute(
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS {self._table(dimension)} USING vec0("
+            f"dataset_id text partition key, embedding float[{int(dimension)}] distance_metric=cosine)"
+        )
+        self.dimensions.add(dimension)
+
+    def nodes_added(self, nodes: Sequence) -> None:
+        from knowledge.models import IndexNode
+
+        node_ids = [n.node_id for n in nodes if n.vector is not None]
+        if not node_ids:
+            return
+        rows = IndexNode.objects.filter(node_id__in=node_ids).values_list(
+            "search_rowid", "dataset_id", "dimension", "vector"
+        )
+        with connection.cursor() as cursor:
+            for rowid, dataset_id, dimension, blob in rows:
+                self._ensure(cursor, dimension)
+                table = self._table(dimension)
+                cursor.execute(f"DELETE FROM {table} WHERE rowid = %s", [rowid])
+                cursor.execute(
+                    f"INSERT INTO {table} (rowid, dataset_id, embedding) VALUES (%s, %s, %s)",
+                    [rowid, _hex(dataset_id), bytes(blob)],
+                )
+
+    def nodes_removed(self, rowids: Sequence[int]) -> None:
+        rowids = [r for r in rowids if r is not None]
+        if not rowids:
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'knowledge_vec_%'"
+            )
+            # vec0's shadow tables (knowledge_vec_8_chunks...) share the prefix; only the main ones.
+            tables = [name for (name,) in cursor.fetchall() if re.fullmatch(r"knowledge_vec_\d+", name)]
+            for table in tables:
+                for start in range(0, len(rowids), 500):
+                    part = rowids[start : start + 500]
+                    cursor.execute(
+                        f"DELETE FROM {table} WHERE rowid IN ({', '.join(['%s'] * len(part))})", part
+                    )
+
+    def search(
+        self, *, dataset_id: str, vector: Sequence[float], top_k: int, document_ids: Sequence[str] | None
+    ) -> list[Hit]:
+        if document_ids is not None:
+            return self.exact.search(
+                dataset_id=dataset_id, vector=vector, top_k=top_k, document_ids=document_ids
+            )
+        if top_k <= 0:
+            return []
+        dimension = len(vector)
+        query = np.asarray(vector, dtype=np.float32).tobytes()
+        with connection.cursor() as cursor:
+            self._ensure(cursor, dimension)
+            # Over-fetch a little: stale rows of cascaded deletes are filtered by the join.
+            cursor.execute(
+                f"SELECT n.node_id, v.distance FROM (SELECT rowid, distance FROM {self._table(dimension)} "
+                "WHERE embedding MATCH %s AND k = %s AND dataset_id = %s) v "
+                "JOIN knowledge_indexnode n ON n.search_rowid = v.rowid ORDER BY v.distance",
+                [query, top_k + 16, _hex(dataset_id)],
+            )
+            rows = cursor.fetchall()
+        return [Hit(node_id, max(0.0, min(1.0, 1.0 - float(distance)))) for node_id, distance in rows][:top_k]
+
+
+def pgvector_available() -> bool:
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'")
+        return cursor.fetchone() is not None
+
+
+class PgVectorVectors:
+    """pgvector: a side table of ``vector`` values (any dimension; cascade-deleted with their node).
+
+    Vectors of mixed dimensions share the table, so there is no ANN index: PostgreSQL scans the dataset's
+    rows exactly, in C. A deployment with one embedding model can add an HNSW index on
+    ``(embedding::vector(N))`` for approximate search.
+    """
+
+    name = "pgvector"
+    _ready = False
+
+    def _ensure(self, cursor: Any) -> None:
+        if self._ready:
+            return
+        cursor.execute(
+            "CREATE TABLE IF NOT EXISTS knowledge_pgvector ("
+            " node_id varchar(64) PRIMARY KEY REFERENCES knowledge_indexnode (node_id) ON DELETE CASCADE,"
+            " dataset_id uuid NOT NULL, document_id uuid NOT NULL, dimension integer NOT NULL,"
+            " embedding vector NOT NULL)"
+        )
+        cursor.execute(
+            "CREATE INDEX IF NOT EXISTS knowledge_pgvector_dataset ON knowledge_pgvector (dataset_id, dimension)"
+        )
+        type(self)._ready = True
+
+    def nodes_added(self, nodes: Sequence) -> None:
+        rows = [n for n in nodes if n.vector is not None]
+        if not rows:
+            return
+        with connection.cursor() as cursor:
+            self._ensure(cursor)
+            for node in rows:
+                text = "[" + ",".join(repr(float(v)) for v in vector_from_bytes(node.vector)) + "]"
+                cursor.execute(
+                    "INSERT INTO knowledge_pgvector (node_id, dataset_id, document_id, dimension, embedding)"
+                    " VALUES (%s, %s, %s, %s, %s::vector) ON CONFLICT (node_id) DO UPDATE"
+                    " SET embedding = EXCLUDED.embedding, dimension = EXCLUDED.dimension",
+                    [node.node_id, str(node.dataset_id), str(node.document_id), node.dimension, text],
+                )
+
+    def nodes_removed(self, rowids: Sequence[int]) -> None:
+        return None  # ON DELETE CASCADE follows the IndexNode rows
+
+    def search(
+        self, *, dataset_id: str, vector: Sequence[float], top_k: int, document_ids: Sequence[str] | None
+    ) -> list[Hit]:
+        if top_k <= 0:
+            return []
+        text = "[" + ",".join(repr(float(v)) for v in vector) + "]"
+        sql = (
+            "SELECT node_id, 1 - (embedding <=> %s::vector) FROM knowledge_pgvector"
+            " WHERE dataset_id = %s AND dimension = %s"
+        )
+        params: list[Any] = [text, str(dataset_id), len(vector)]
+        if document_ids is not None:
+            sql += " AND document_id = ANY(%s::uuid[])"
+            params.append([str(d) for d in document_ids])
+        sql += " ORDER BY embedding <=> %s::vector LIMIT %s"
+        params += [text, top_k]
+        with connection.cursor() as cursor:
+            self._ensure(cursor)
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        return [Hit(node_id, max(0.0, min(1.0, float(score)))) for node_id, score in rows]
+
+
+# --- stores --------------------------------------------------------------------------------------------
+
+
+class _Store(SearchStore):
+    def __init__(self, *, vectors: Any) -> None:
+        self.vectors = vectors
+        self.name = f"{self.kind}+{vectors.name}"
+
+    kind = "base"
+
+    def nodes_added(self, nodes: Sequence) -> None:
+        self.vectors.nodes_added(nodes)
+
+    def nodes_removed(self, rowids: Sequence[int]) -> None:
+        self.vectors.nodes_removed(rowids)
+
+    def search_vector(
+        self, *, dataset_id: str, vector: Sequence[float], top_k: int, document_ids: Sequence[str] | None
+    ) -> list[Hit]:
+        return self.vectors.search(
+            dataset_id=dataset_id, vector=vector, top_k=top_k, document_ids=document_ids
+        )
+
+
+class SqliteStore(_Store):
+    """SQLite FTS5 (bm25) for full text."""
+
+    kind = "sqlite-fts5"
+
+    def search_full_text(
+        self, *, dataset_id: str, query: str, top_k: int, document_ids: Sequence[str] | None
+    ) -> list[Hit]:
+        terms = query_terms(query)
+        if not terms or top_k <= 0:
+            return []
+        match = " OR ".join(f'"{term}"' for term in terms)
+        sql = (
+            "SELECT node_id, bm25(knowledge_fts) AS rank FROM knowledge_fts"
+            " WHERE knowledge_fts MATCH %s AND dataset_id = %s"
+        )
+        params: list[Any] = [match, _hex(dataset_id)]
+        if document_ids is not None:
+            ids = [_hex(d) for d in document_ids]
+            if not ids:
+                return []
+            sql += f" AND document_id IN ({', '.join(['%s'] * len(ids))})"
+            params += ids
+        sql += " ORDER BY rank LIMIT %s"
+        params.append(top_k)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        return [Hit(node_id, _rank_score(rank)) for node_id, rank in rows]
+
+
+class PostgresStore(_Store):
+    """PostgreSQL full text (GIN index on to_tsvector('simple', content), ts_rank_cd)."""
+
+    kind = "postgres-fts"
+
+    def search_full_text(
+        self, *, dataset_id: str, query: str, top_k: int, document_ids: Sequence[str] | None
+    ) -> list[Hit]:
+        terms = query_terms(query)
+        if not terms or top_k <= 0:
+            return []
+        sql = (
+            "SELECT node_id, ts_rank_cd(to_tsvector('simple', content), q) AS rank"
+            " FROM knowledge_indexnode, to_tsquery('simple', %s) q"
+            " WHERE dataset_id = %s AND to_tsvector('simple', content) @@ q"
+        )
+        params: list[Any] = [" | ".join(terms), str(dataset_id)]
+        if document_ids is not None:
+            sql += " AND document_id = ANY(%s::uuid[])"
+            params.append([str(d) for d in document_ids])
+        sql += " ORDER BY rank DESC LIMIT %s"
+        params.append(top_k)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        return [Hit(node_id, _rank_score(rank)) for node_id, rank in rows]

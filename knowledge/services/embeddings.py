@@ -1,0 +1,159 @@
+"""Embeddings with a cache: documents by content hash in the ``Embedding`` table, queries in the cache.
+
+As Dify's CacheEmbedding: texts already embedded by the same workspace, provider and model are not sent
+again (re-indexing, enabling a segment, a document uploaded twice cost nothing); misses go to the model
+in batches; vectors are L2-normalised before they are stored. A query vector is kept 10 minutes in the
+Django cache (Redis in the scaled mode), refreshed on hit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from asgiref.sync import SyncToAsync, async_to_sync
+from django.core.cache import cache
+
+from knowledge.index import vector_from_bytes, vector_to_bytes
+from knowledge.index.base import normalise
+from knowledge.models import Embedding
+
+BATCH_SIZE = 32
+QUERY_CACHE_SECONDS = 600
+T = TypeVar("T")
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def run_async(fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
+    """Call async model code from sync code (indexing runs in a Celery worker or a request thread).
+
+    Through asgiref's async_to_sync, so database calls the model service makes (``sync_to_async``) come
+    back to this thread instead of deadlocking on it. Outside the web server's loop the call gets a loop
+    of its own: its HTTP client is closed before the loop ends.
+    """
+    main_loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    temporary = not (main_loop is not None and main_loop.is_running())
+
+    async def call() -> T:
+        try:
+            return await fn(*args, **kwargs)
+        finally:
+            if temporary:
+                from providers.services.runtime import model_runtime
+
+                await model_runtime().http.aclose()
+
+    return async_to_sync(call)()
+
+
+def _cached_vectors(tenant_id: str, provider: str, model: str, hashes: Sequence[str]) -> dict[str, bytes]:
+    found: dict[str, bytes] = {}
+    unique = list(dict.fromkeys(hashes))
+    for start in range(0, len(unique), 500):
+        rows = Embedding.objects.filter(
+            tenant_id=tenant_id,
+            provider_name=provider,
+            model_name=model,
+            hash__in=unique[start : start + 500],
+        ).values_list("hash", "embedding")
+        found.update((h, bytes(blob)) for h, blob in rows)
+    return found
+
+
+def _store_vectors(tenant_id: str, provider: str, model: str, vectors: dict[str, list[float]]) -> None:
+    Embedding.objects.bulk_create(
+        [
+            Embedding(
+                tenant_id=tenant_id,
+                provider_name=provider,
+                model_name=model,
+                hash=digest,
+                embedding=vector_to_bytes(vector),
+            )
+            for digest, vector in vectors.items()
+        ],
+        ignore_conflicts=True,  # a concurrent indexing of the same text stored it first: same vector
+    )
+
+
+async def _embed_batches(
+    *, tenant_id: str, provider: str, model: str, texts: list[str], source: dict | None
+) -> list[list[float]]:
+    from providers.services.invocation import embed
+
+    vectors: list[list[float]] = []
+    for start in range(0, len(texts), BATCH_SIZE):
+        result = await embed(
+            tenant_id=tenant_id,
+            provider=provider,
+            model=model,
+            texts=texts[start : start + BATCH_SIZE],
+            input_type="document",
+            source=source,
+        )
+        vectors.extend(result.embeddings)
+    return vectors
+
+
+def embed_documents(
+    *, tenant_id: str, provider: str, model: str, texts: Sequence[str], source: dict | None = None
+) -> tuple[list[list[float]], int]:
+    """Vectors for `texts` (sync; for indexing), and how many texts were sent to the model."""
+    tenant_id = str(tenant_id)
+    hashes = [content_hash(t) for t in texts]
+    cached = _cached_vectors(tenant_id, provider, model, hashes)
+    missing: dict[str, str] = {}
+    for digest, text in zip(hashes, texts, strict=True):
+        if digest not in cached:
+            missing.setdefault(digest, text)
+    fresh: dict[str, list[float]] = {}
+    if missing:
+        raw = run_async(
+            _embed_batches,
+            tenant_id=tenant_id,
+            provider=provider,
+            model=model,
+            texts=list(missing.values()),
+            source=source,
+        )
+        fresh = {digest: normalise(vector) for digest, vector in zip(missing, raw, strict=True)}
+        _store_vectors(tenant_id, provider, model, fresh)
+    out = []
+    for digest in hashes:
+        if digest in fresh:
+            out.append(fresh[digest])
+        else:
+            out.append([float(v) for v in vector_from_bytes(cached[digest])])
+    return out, len(missing)
+
+
+def _query_key(tenant_id: str, provider: str, model: str, query: str) -> str:
+    return f"knowledge:qemb:{tenant_id}:{content_hash(f'{provider}/{model}/{query}')}"
+
+
+async def embed_query(
+    *, tenant_id: str, provider: str, model: str, query: str, source: dict | None = None
+) -> list[float]:
+    """The query's vector (async; for retrieval), from the cache when it was asked in the last 10 min."""
+    from providers.services.invocation import embed
+
+    key = _query_key(str(tenant_id), provider, model, query)
+    blob = await cache.aget(key)
+    if blob is not None:
+        await cache.atouch(key, QUERY_CACHE_SECONDS)
+        return [float(v) for v in vector_from_bytes(blob)]
+    result = await embed(
+        tenant_id=str(tenant_id),
+        provider=provider,
+        model=model,
+        texts=[query],
+        input_type="query",
+        source=source,
+    )
+    vector = normalise(result.embeddings[0])
+    await cache.aset(key, vector_to_bytes(vector), QUERY_CACHE_SECONDS)
+    return vector

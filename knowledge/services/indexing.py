@@ -1,0 +1,279 @@
+"""The indexing pipeline: extract -> clean -> split -> embed (cached) -> index, with Dify's statuses.
+
+``document_index`` is what the Celery task ``knowledge.index_document`` runs. It is idempotent: a
+completed, paused or deleted document is left alone, and a re-run replaces the document's segments and
+index nodes rather than adding to them. Status per step (``waiting -> parsing -> cleaning -> splitting
+-> indexing -> completed``) with Dify's timestamps; segments are embedded in batches and each batch is
+marked completed as it lands, which is the progress `indexing-status` reports. A failure records the
+error (``error`` status, ``stopped_at``); retrying puts the document back to ``waiting``.
+
+No transaction is held while a model is called: rows are written in short transactions between calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from knowledge import split
+from knowledge.extract import ExtractError, extract_pages
+from knowledge.index import search_store, vector_to_bytes
+from knowledge.models import (
+    ChildChunk,
+    Dataset,
+    DocForm,
+    Document,
+    DocumentSegment,
+    IndexingStatus,
+    IndexNode,
+    SegmentStatus,
+)
+from knowledge.services.embeddings import embed_documents
+
+logger = logging.getLogger(__name__)
+
+EMBED_BATCH = 64  # segments per progress step
+RUNNING = (
+    IndexingStatus.PARSING,
+    IndexingStatus.CLEANING,
+    IndexingStatus.SPLITTING,
+    IndexingStatus.INDEXING,
+)
+
+
+class IndexingPaused(Exception):
+    """The document was paused between two steps."""
+
+
+def _set(document: Document, **fields: Any) -> None:
+    for name, value in fields.items():
+        setattr(document, name, value)
+    Document.objects.filter(id=document.id).update(**fields, updated_at=timezone.now())
+
+
+def _check_paused(document: Document) -> None:
+    if Document.objects.filter(id=document.id, is_paused=True).exists():
+        raise IndexingPaused()
+
+
+def document_pages(document: Document) -> list[str]:
+    """The document's source as pages: its text, or its uploaded file extracted."""
+    if document.text is not None:
+        return [document.text]
+    if document.upload_file_id is None:
+        raise ExtractError("The document has no content: its file is missing.")
+    from files.services import file_read
+
+    upload = document.upload_file
+    return extract_pages(extension=upload.extension, content=file_read(upload))
+
+
+def process_rule_of(document: Document) -> tuple[str, dict[str, Any] | None]:
+    rule = document.dataset_process_rule
+    if rule is None:
+        return "automatic", None
+    return rule.mode, rule.rules
+
+
+def remove_document_nodes(document_ids: Sequence[Any]) -> None:
+    """Drop the index nodes of documents (and their mirrors in an accelerated store)."""
+    rows = IndexNode.objects.filter(document_id__in=list(document_ids))
+    rowids = list(rows.exclude(search_rowid=None).values_list("search_rowid", flat=True))
+    rows.delete()
+    search_store().nodes_removed(rowids)
+
+
+def remove_segment_nodes(segment_ids: Sequence[Any]) -> None:
+    rows = IndexNode.objects.filter(segment_id__in=list(segment_ids))
+    rowids = list(rows.exclude(search_rowid=None).values_list("search_rowid", flat=True))
+    rows.delete()
+    search_store().nodes_removed(rowids)
+
+
+def index_units(
+    dataset: Dataset, units: Sequence[tuple[DocumentSegment, ChildChunk | None, str, str]]
+) -> int:
+    """Embed (high quality) and index (segment, child or None, node_id, text) units. Returns how many
+    texts went to the model (cache misses)."""
+    if not units:
+        return 0
+    vectors: list[list[float]] | None = None
+    sent = 0
+    if dataset.indexing_technique == "high_quality":
+        vectors, sent = embed_documents(
+            tenant_id=str(dataset.tenant_id),
+            provider=dataset.embedding_model_provider or "",
+            model=dataset.embedding_model or "",
+            texts=[text for _, _, _, text in units],
+            source={"dataset_id": str(dataset.id)},
+        )
+    nodes = [
+        IndexNode(
+            tenant_id=dataset.tenant_id,
+            dataset_id=dataset.id,
+            document_id=segment.document_id,
+            segment=segment,
+            child_chunk=child,
+            node_id=node_id,
+            content=text,
+            vector=vector_to_bytes(vectors[i]) if vectors is not None else None,
+            dimension=len(vectors[i]) if vectors is not None else 0,
+        )
+        for i, (segment, child, node_id, text) in enumerate(units)
+    ]
+    with transaction.atomic():
+        IndexNode.objects.filter(node_id__in=[n.node_id for n in nodes]).delete()
+        IndexNode.objects.bulk_create(nodes)
+        search_store().nodes_added(nodes)
+    return sent
+
+
+def segment_units(
+    segments: Sequence[DocumentSegment], children: dict[Any, list[ChildChunk]] | None = None
+) -> list[tuple[DocumentSegment, ChildChunk | None, str, str]]:
+    """What gets embedded: a segment's text (with its answer for QA), or its child chunks' texts."""
+    units: list[tuple[DocumentSegment, ChildChunk | None, str, str]] = []
+    for segment in segments:
+        kids = (children or {}).get(segment.id)
+        if kids:
+            units.extend((segment, child, child.index_node_id, child.content) for child in kids)
+        else:
+            units.append((segment, None, segment.index_node_id, segment.content))
+    return units
+
+
+def document_index(*, document_id: str) -> None:
+    """Run the pipeline for one document (see the module docstring)."""
+    document = (
+        Document.objects.select_related("dataset", "dataset_process_rule", "upload_file")
+        .filter(id=document_id)
+        .first()
+    )
+    if document is None or document.is_paused or document.indexing_status == IndexingStatus.COMPLETED:
+        return
+    dataset = document.dataset
+    started = time.perf_counter()
+    now = timezone.now()
+    _set(
+        document,
+        indexing_status=IndexingStatus.PARSING,
+        processing_started_at=now,
+        error=None,
+        stopped_at=None,
+    )
+    try:
+        pages = document_pages(document)
+        _set(
+            document,
+            indexing_status=IndexingStatus.CLEANING,
+            parsing_completed_at=timezone.now(),
+            word_count=sum(len(p) for p in pages),
+        )
+        _check_paused(document)
+        mode, rules = process_rule_of(document)
+        chunks = split.split_pages(pages, mode=mode, rules=rules, doc_form=document.doc_form)
+        _set(document, indexing_status=IndexingStatus.SPLITTING, cleaning_completed_at=timezone.now())
+        _check_paused(document)
+        segments, children = _save_segments(document, chunks)
+        _set(document, indexing_status=IndexingStatus.INDEXING, splitting_completed_at=timezone.now())
+        tokens = 0
+        for start in range(0, len(segments), EMBED_BATCH):
+            _check_paused(document)
+            batch = segments[start : start + EMBED_BATCH]
+            DocumentSegment.objects.filter(id__in=[s.id for s in batch]).update(
+                status=SegmentStatus.INDEXING, indexing_at=timezone.now()
+            )
+            tokens += index_units(dataset, segment_units(batch, children))
+            DocumentSegment.objects.filter(id__in=[s.id for s in batch]).update(
+                status=SegmentStatus.COMPLETED, completed_at=timezone.now(), enabled=True
+            )
+        _set(
+            document,
+            indexing_status=IndexingStatus.COMPLETED,
+            completed_at=timezone.now(),
+            indexing_latency=time.perf_counter() - started,
+            tokens=tokens,
+            error=None,
+        )
+    except IndexingPaused:
+        logger.info("Indexing of document %s paused", document.id)
+    except Exception as exc:  # any failure is the document's error, shown to its owner and retryable
+        from providers.services.invocation import api_error_for
+
+        mapped = api_error_for(exc)
+        message = mapped.message if mapped is not None else str(exc) or type(exc).__name__
+        if mapped is None and not isinstance(exc, ExtractError | ValueError):
+            logger.exception("Indexing of document %s failed", document.id)
+        _set(document, indexing_status=IndexingStatus.ERROR, error=message, stopped_at=timezone.now())
+
+
+@transaction.atomic
+def _save_segments(
+    document: Document, chunks: Sequence[split.Chunk]
+) -> tuple[list[DocumentSegment], dict[Any, list[ChildChunk]]]:
+    """Replace the document's segments with these chunks (a re-run starts clean)."""
+    remove_document_nodes([document.id])
+    DocumentSegment.objects.filter(document=document).delete()
+    segments = [
+        DocumentSegment(
+            tenant_id=document.tenant_id,
+            dataset_id=document.dataset_id,
+            document=document,
+            position=position,
+            content=chunk.content,
+            word_count=len(chunk.content),
+            index_node_id=str(uuid.uuid4()),
+            index_node_hash=split.text_hash(chunk.content),
+            status=SegmentStatus.WAITING,
+            created_by=document.created_by,
+        )
+        for position, chunk in enumerate(chunks, start=1)
+    ]
+    DocumentSegment.objects.bulk_create(segments)
+    children: dict[Any, list[ChildChunk]] = {}
+    if document.doc_form == DocForm.HIERARCHICAL:
+        rows = []
+        for segment, chunk in zip(segments, chunks, strict=True):
+            kids = [
+                ChildChunk(
+                    tenant_id=document.tenant_id,
+                    dataset_id=document.dataset_id,
+                    document=document,
+                    segment=segment,
+                    position=position,
+                    content=text,
+                    word_count=len(text),
+                    index_node_id=str(uuid.uuid4()),
+                    index_node_hash=split.text_hash(text),
+                    type="automatic",
+                    created_by=document.created_by,
+                )
+                for position, text in enumerate(chunk.children, start=1)
+            ]
+            children[segment.id] = kids
+            rows.extend(kids)
+        ChildChunk.objects.bulk_create(rows)
+    return segments, children
+
+
+def document_nodes_rebuild(*, document_id: str) -> None:
+    """Re-add an enabled document's enabled segments to the index (after enable / un-archive). Vectors
+    come from the embedding cache, so this normally calls no model."""
+    document = Document.objects.select_related("dataset").filter(id=document_id).first()
+    if document is None or not document.enabled or document.archived:
+        return
+    if document.indexing_status != IndexingStatus.COMPLETED:
+        return
+    segments = list(DocumentSegment.objects.filter(document=document, enabled=True).order_by("position"))
+    children: dict[Any, list[ChildChunk]] = {}
+    for chunk in ChildChunk.objects.filter(segment__in=segments).order_by("position"):
+        children.setdefault(chunk.segment_id, []).append(chunk)
+    remove_document_nodes([document.id])
+    for start in range(0, len(segments), EMBED_BATCH):
+        index_units(document.dataset, segment_units(segments[start : start + EMBED_BATCH], children))
