@@ -57,7 +57,7 @@ def test_a_model_failure_is_recorded_and_retry_completes(workspace, make_dataset
     from tests.support.fake_llm import Reply
 
     dataset = make_dataset(workspace)
-    document, batch = document_create(dataset=dataset, account_id=owner.id, name="x", text="Some words here.")
+    document, _ = document_create(dataset=dataset, account_id=owner.id, name="x", text="Some words here.")
     fake_llm.push(Reply.error(401, "Incorrect API key provided"))  # not retried by the runtime
     document_index(document_id=str(document.id))
     document.refresh_from_db()

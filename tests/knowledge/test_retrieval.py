@@ -201,7 +201,7 @@ def test_multiple_datasets_merge_and_count_hits(workspace, make_dataset, index_t
         ),
         app_id="5d1b5a52-6f2c-4f0e-9f55-2c2b1c3d4e5f",
     )
-    assert [r.segment.content for r in records][0] == "Cacti store water."
+    assert records[0].segment.content == "Cacti store water."
     assert len(records) == 2
     assert DocumentSegment.objects.get(content="Cacti store water.").hit_count == 1
     assert DatasetQuery.objects.filter(source="app").count() == 2
