@@ -27,7 +27,7 @@ from rest_framework.response import Response
 
 from apps import exceptions as errors
 from apps.models import App, AppMode, Conversation, EndUser, Message, MessageAgentThought
-from apps.runners.files import build_files
+from apps.runners.files import build_files, message_files_create
 from apps.runners.inputs import validate_inputs
 from apps.runners.prompts import build_prompt, render
 from apps.runners.replies import AnnotationHit, Moderation, annotation_match, record_annotation_hit
@@ -127,7 +127,6 @@ def prepare_chat_run(
     query = data.get("query") or ""
     if app.mode in AppMode.chat_modes() and not query.strip():
         raise InvalidParam("query is required", params="query")
-    inputs = validate_inputs(config.get("user_input_form") or [], data.get("inputs") or {})
     provider, model, parameters, stop = _model_settings(config)
     files = build_files(data.get("files"), tenant_id=str(app.tenant_id))
     conversation = None
@@ -143,7 +142,10 @@ def prepare_chat_run(
             raise errors.ConversationNotFound()
         if conversation.status != "normal":
             raise errors.ConversationCompleted()
-        inputs = conversation.inputs or inputs  # a conversation keeps the inputs it started with
+        # A conversation keeps the inputs it started with; later turns' inputs are ignored, as in Dify.
+        inputs = conversation.inputs or {}
+    else:
+        inputs = validate_inputs(config.get("user_input_form") or [], data.get("inputs") or {})
     source = "api" if end_user is not None else "console"
     if conversation is None:
         new_conversation = Conversation(
@@ -225,6 +227,7 @@ def _insert_opening(prepared: PreparedChat) -> None:
         if prepared.conversation is not None:
             prepared.conversation.save(force_insert=True)
         prepared.message.save(force_insert=True)
+        message_files_create(message=prepared.message, files=prepared.files)
 
 
 @dataclass

@@ -94,3 +94,28 @@ def resolve_file_inputs(inputs: dict[str, Any], *, tenant_id: str) -> dict[str, 
         elif isinstance(value, list) and value and all(is_file_argument(v) for v in value):
             resolved[name] = build_files(value, tenant_id=tenant_id)
     return resolved
+
+
+def message_files_create(*, message: Any, files: list[dict[str, Any]]) -> None:
+    """The user's files of a message, as Dify records them (history lists them; previews allow them)."""
+    from apps.models import MessageFile
+
+    if not files:
+        return
+    role = "end_user" if message.from_end_user_id else "account"
+    creator = message.from_end_user_id or message.from_account_id
+    MessageFile.objects.bulk_create(
+        [
+            MessageFile(
+                message=message,
+                type=f.get("type") or "custom",
+                transfer_method=f.get("transfer_method") or "local_file",
+                url=f.get("remote_url") or "",
+                belongs_to="user",
+                upload_file_id=f.get("related_id") if f.get("transfer_method") == "local_file" else None,
+                created_by_role=role,
+                created_by=creator,
+            )
+            for f in files
+        ]
+    )

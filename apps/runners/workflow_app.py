@@ -180,6 +180,9 @@ def prepare_workflow_run(request: WorkflowRunRequest, ids: RunIds | None = None)
             raise InvalidParam("query is required", params="query")
         conversation = _conversation_for(request)
         conversation_id = str(conversation.id) if conversation else ids.conversation_id
+        if conversation is not None:
+            # Later turns run with the inputs the conversation started with (Dify ignores new ones).
+            inputs = resolve_file_inputs(conversation.inputs or {}, tenant_id=tenant_id)
         if conversation is None:
             new_conversation = Conversation(
                 id=conversation_id,
@@ -217,7 +220,7 @@ def prepare_workflow_run(request: WorkflowRunRequest, ids: RunIds | None = None)
             tenant_id=app.tenant_id,
             app=app,
             conversation_id=conversation_id,
-            inputs=_plain_inputs(request.inputs),
+            inputs=conversation.inputs if conversation else _plain_inputs(request.inputs),
             query=request.query,
             invoke_from=request.invoke_from,
             from_source="api" if request.end_user is not None else "console",
@@ -244,7 +247,8 @@ def prepare_workflow_run(request: WorkflowRunRequest, ids: RunIds | None = None)
         conversation_id=conversation_id,
         message_id=message_id,
     )
-    check_start_inputs(graph, inputs)
+    if conversation is None:
+        check_start_inputs(graph, inputs)
     debugging = request.invoke_from == "debugger"
     rows = RunRows(
         tenant_id=tenant_id,
@@ -263,6 +267,7 @@ def prepare_workflow_run(request: WorkflowRunRequest, ids: RunIds | None = None)
         conversation_id=conversation_id,
         message=message,
         new_conversation_variables=new_variables,
+        message_files=files if message is not None else [],
     )
     return PreparedRun(
         request=request,

@@ -22,6 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.models import Conversation, Message
+from apps.runners.files import message_files_create
 from apps.runs.wire import NodeRecord, RunTally
 from workflows.models import (
     ConversationVariable,
@@ -62,6 +63,7 @@ class RunRows:
     message: Message | None = None  # the message row to insert at start
     new_conversation_variables: list[ConversationVariable] = field(default_factory=list)
     existing: bool = False  # a resumed run: its rows exist already, only the end is written
+    message_files: list[dict[str, Any]] = field(default_factory=list)  # the user's files of the message
 
 
 @dataclass
@@ -115,6 +117,7 @@ class RunRecorder:
             )
             if r.message is not None:
                 r.message.save(force_insert=True)
+                message_files_create(message=r.message, files=r.message_files)
 
     def node_finished(self, record: NodeRecord) -> None:
         self._pending.append(record)

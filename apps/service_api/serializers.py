@@ -150,6 +150,7 @@ class MessageOut(serializers.Serializer):
     feedback = serializers.JSONField(allow_null=True)
     retriever_resources = serializers.ListField(child=serializers.JSONField())
     agent_thoughts = AgentThoughtOut(many=True)
+    extra_contents = serializers.ListField(child=serializers.JSONField())
     created_at = serializers.IntegerField()
     message_tokens = serializers.IntegerField()
     answer_tokens = serializers.IntegerField()
@@ -175,6 +176,7 @@ def message_out(message: Message) -> dict[str, Any]:
         "feedback": {"rating": user_feedback.rating} if user_feedback else None,
         "retriever_resources": (message.message_metadata or {}).get("retriever_resources", []),
         "agent_thoughts": [agent_thought_out(t) for t in message.agent_thoughts.all()],
+        "extra_contents": [],
         "created_at": timestamp(message.created_at),
         "message_tokens": message.message_tokens,
         "answer_tokens": message.answer_tokens,

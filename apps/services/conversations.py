@@ -77,7 +77,7 @@ def message_history(*, conversation: Conversation, first_id: str | None, limit: 
         queryset = queryset.filter(created_at__lt=first.created_at)
     rows = list(
         queryset.select_related("conversation")
-        .prefetch_related("files", "agent_thoughts", "feedbacks")
+        .prefetch_related("files__upload_file", "agent_thoughts", "feedbacks")
         .order_by("-created_at", "-id")[: limit + 1]
     )
     has_more = len(rows) > limit

@@ -3,8 +3,8 @@ against ``../shared/contract/service-api.md`` (the key sets live in ``tests/comp
 
 Every request goes through the SDK (release 0.1.10, plus the calls of later releases replayed on its
 transport: see ``tests/compat/sdk.py``); responses are read as the SDK's users read them (``.json()``,
-and the README's line loop for streams). Where our server differs from Dify the test is an
-``xfail(strict=True)`` naming the mismatch, so it turns red the day the server is fixed.
+and the README's line loop for streams). Where our server differs from Dify the test carries
+an ``xfail(strict=True)`` naming the mismatch while the server is not fixed (none now).
 """
 
 from __future__ import annotations
@@ -460,12 +460,6 @@ def test_message_history_pagination_and_feedback(chat, fake_llm):
     assert stranger.status_code == 404 and stranger.json()["code"] == "not_found"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="POST /v1/chat-messages on an existing conversation with `inputs: {}` answers 400 invalid_param "
-    "'name is required in input form'; Dify uses the conversation's stored inputs on later turns and "
-    "validates `inputs` only when it starts a conversation",
-)
 def test_a_later_turn_may_send_empty_inputs(chat):
     _, client = chat
     opening = first_turn(client)
@@ -476,12 +470,6 @@ def test_a_later_turn_may_send_empty_inputs(chat):
     assert body["conversation_id"] == opening["conversation_id"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="POST /v1/chat-messages to a chatflow (advanced-chat) on an existing conversation with `inputs: {}` "
-    "answers 400 invalid_param (the Start node's required `name`); Dify runs later turns with the "
-    "conversation's stored inputs",
-)
 def test_a_later_chatflow_turn_may_send_empty_inputs(workspace):
     named = graph(
         [start("name"), answer("answer", "{{#start.name#}}: {{#sys.query#}}")], chain("start", "answer")
@@ -498,11 +486,6 @@ def test_a_later_chatflow_turn_may_send_empty_inputs(workspace):
     assert later["answer"] == "Ada: again"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GET /v1/messages: MessageListItem has no `extra_contents` (contract 3a, newer; Dify sends [] "
-    "for a message without human-input content)",
-)
 def test_message_list_items_carry_extra_contents(chat):
     _, client = chat
     opening = first_turn(client)
@@ -579,12 +562,6 @@ def test_file_upload_is_201_and_the_file_reaches_the_model(chat, fake_llm):
     assert app.mode == "chat"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="POST /v1/chat-messages with `files`: no MessageFile is recorded, so GET /v1/messages lists "
-    "`message_files: []` (Dify: one {id, filename, type, url, mime_type, size, transfer_method, "
-    "belongs_to: user, upload_file_id}) and GET /v1/files/{id}/preview answers 403 file_access_denied",
-)
 def test_a_file_sent_with_a_message_is_listed_in_its_history(chat):
     _, client = chat
     upload = upload_png(client)
