@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 from asgiref.sync import sync_to_async
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from dify_project.api.fields import timestamp
@@ -624,12 +624,11 @@ def _available_datasets(tenant_id: str, dataset_ids: Sequence[str]) -> list[Data
             ids.append(uuid.UUID(str(value)))
         except ValueError:
             continue
+    available = Document.objects.filter(
+        dataset=OuterRef("pk"), indexing_status=IndexingStatus.COMPLETED, enabled=True, archived=False
+    )
     rows = {
-        d.id: d
-        for d in Dataset.objects.for_tenant(tenant_id).filter(id__in=ids)
-        if Document.objects.filter(
-            dataset=d, indexing_status=IndexingStatus.COMPLETED, enabled=True, archived=False
-        ).exists()
+        d.id: d for d in Dataset.objects.for_tenant(tenant_id).filter(id__in=ids).filter(Exists(available))
     }
     return [rows[i] for i in ids if i in rows]
 

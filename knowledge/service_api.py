@@ -255,21 +255,25 @@ class DocumentUpdateByFileApi(KnowledgeApiView):
         summary="Update a document with a file",
     )
     def post(self, request: Request, dataset_id: str, document_id: str) -> Response:
-        dataset, document = self.document(request, dataset_id, document_id)
-        settings = api.file_settings(request)
-        upload = api.uploaded_file(request, required=False)
-        with transaction.atomic():
-            stored = api.store_upload(dataset, upload, self.account_id(request)) if upload else None
-            body = api.update_document(
-                document=document,
-                account_id=self.account_id(request),
-                settings=settings,
-                name=stored.name if stored else settings.get("name"),
-                upload=stored,
-            )
-        return Response(body)
+        return _update_by_file(self, request, dataset_id, document_id)
 
     patch = post
+
+
+def _update_by_file(view: KnowledgeApiView, request: Request, dataset_id: str, document_id: str) -> Response:
+    dataset, document = view.document(request, dataset_id, document_id)
+    settings = api.file_settings(request)
+    upload = api.uploaded_file(request, required=False)
+    with transaction.atomic():
+        stored = api.store_upload(dataset, upload, view.account_id(request)) if upload else None
+        body = api.update_document(
+            document=document,
+            account_id=view.account_id(request),
+            settings=settings,
+            name=stored.name if stored else settings.get("name"),
+            upload=stored,
+        )
+    return Response(body)
 
 
 class DocumentListApi(KnowledgeApiView):

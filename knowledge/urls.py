@@ -11,6 +11,7 @@ urlpatterns = [
     path("datasets", v.DatasetListApi.as_view()),
     path("datasets/api-keys", v.DatasetApiKeyListApi.as_view()),
     path("datasets/api-keys/<str:api_key_id>", v.DatasetApiKeyApi.as_view()),
+    path("datasets/process-rule", v.ProcessRuleApi.as_view()),
     path(D, v.DatasetApi.as_view()),
     path(f"{D}/documents", v.DocumentListApi.as_view()),
     path(f"{D}/documents/status/<str:action>/batch", v.DocumentStatusBatchApi.as_view()),
@@ -25,4 +26,10 @@ urlpatterns = [
     path(f"{DOC}/segments", v.SegmentListApi.as_view()),
     path(f"{DOC}/segment", v.SegmentCreateApi.as_view()),
     path(f"{DOC}/segments/<str:segment_id>", v.SegmentApi.as_view()),
+    path(f"{DOC}/segment/<str:action>", v.SegmentStatusApi.as_view()),
+    path(f"{DOC}/rename", v.DocumentRenameApi.as_view()),
+    path(f"{DOC}/segments/<str:segment_id>/child_chunks", v.ConsoleChildChunkListApi.as_view()),
+    path(
+        f"{DOC}/segments/<str:segment_id>/child_chunks/<str:child_chunk_id>", v.ConsoleChildChunkApi.as_view()
+    ),
 ]

@@ -421,3 +421,145 @@ def _api_key(token: Any, plain: str | None = None) -> dict[str, Any]:
         "last_used_at": timestamp(token.last_used_at),
         "created_at": timestamp(token.created_at),
     }
+
+
+class DocumentRenameIn(serializers.Serializer):
+    name = serializers.CharField(max_length=255)
+
+
+class DocumentRenameApi(ConsoleDatasetApiView):
+    @extend_schema(
+        tags=TAGS, parameters=[api.DATASET_ID, api.DOCUMENT_ID], request=DocumentRenameIn, responses=OBJECT
+    )
+    def post(self, request: Request, dataset_id: str, document_id: str) -> Response:
+        _, document = self.document(request, dataset_id, document_id)
+        data = self.validate(DocumentRenameIn, request.data)
+        document = document_services.document_rename(document=document, name=data["name"])
+        return Response(presenters.document(document))
+
+
+class SegmentStatusApi(ConsoleDatasetApiView):
+    """Enable or disable segments: ``?segment_id=...`` repeated."""
+
+    @extend_schema(
+        tags=TAGS,
+        parameters=[
+            api.DATASET_ID,
+            api.DOCUMENT_ID,
+            api.ACTION,
+            OpenApiParameter("segment_id", OpenApiTypes.UUID, many=True),
+        ],
+        request=None,
+        responses=OBJECT,
+    )
+    def patch(self, request: Request, dataset_id: str, document_id: str, action: str) -> Response:
+        _, document = self.document(request, dataset_id, document_id)
+        if action not in ("enable", "disable"):
+            raise errors.InvalidAction(f"Invalid action: {action}")
+        for segment_id in request.query_params.getlist("segment_id"):
+            segment = selectors.segment_get(document=document, segment_id=segment_id)
+            if segment.enabled != (action == "enable"):
+                segment_services.segment_update(
+                    segment=segment, data={"enabled": action == "enable"}, account_id=request.user.id
+                )
+        return Response({"result": "success"})
+
+
+class ProcessRuleApi(ConsoleDatasetApiView):
+    @extend_schema(
+        tags=TAGS,
+        parameters=[OpenApiParameter("document_id", OpenApiTypes.UUID, required=False)],
+        responses=OBJECT,
+    )
+    def get(self, request: Request) -> Response:
+        from knowledge import split
+        from knowledge.models import DatasetProcessRule
+
+        mode, rules = "automatic", split.AUTOMATIC_RULES
+        document_id = request.query_params.get("document_id")
+        if document_id:
+            pk = selectors.parse_id(document_id, error=errors.DocumentNotFound)
+            document = (
+                Document.objects.for_tenant(request.tenant).filter(id=pk).select_related("dataset").first()
+            )
+            if document is None:
+                raise errors.DocumentNotFound()
+            self.dataset(request, document.dataset_id)
+            rule = (
+                document.dataset_process_rule
+                or DatasetProcessRule.objects.filter(dataset_id=document.dataset_id)
+                .order_by("-created_at")
+                .first()
+            )
+            if rule is not None:
+                mode, rules = rule.mode, rule.rules
+        return Response(
+            {
+                "mode": mode,
+                "rules": rules,
+                "limits": {"indexing_max_segmentation_tokens_length": split.MAX_SEGMENTATION_LENGTH},
+            }
+        )
+
+
+class _ChildChunkView(ConsoleDatasetApiView):
+    def _segment(
+        self, request: Request, dataset_id: str, document_id: str, segment_id: str
+    ) -> DocumentSegment:
+        _, document = self.document(request, dataset_id, document_id)
+        return selectors.segment_get(document=document, segment_id=segment_id)
+
+
+class ConsoleChildChunkListApi(_ChildChunkView):
+    PARAMS = [api.DATASET_ID, api.DOCUMENT_ID, api.SEGMENT_ID]
+
+    @extend_schema(tags=TAGS, parameters=[*PARAMS, s.ListQuery], responses=OBJECT)
+    def get(self, request: Request, dataset_id: str, document_id: str, segment_id: str) -> Response:
+        segment = self._segment(request, dataset_id, document_id, segment_id)
+        query = self.validate_query(s.ListQuery, request)
+        rows = segment.child_chunks.order_by("position")
+        if query["keyword"]:
+            rows = rows.filter(content__icontains=query["keyword"])
+        page = paginate(
+            rows,
+            page=query["page"],
+            limit=query["limit"],
+            render=lambda r: [presenters.child_chunk(c) for c in r],
+        )
+        page["total_pages"] = (page["total"] + query["limit"] - 1) // query["limit"]
+        return Response(page)
+
+    @extend_schema(tags=TAGS, parameters=PARAMS, request=s.ChildChunkIn, responses=OBJECT)
+    def post(self, request: Request, dataset_id: str, document_id: str, segment_id: str) -> Response:
+        segment = self._segment(request, dataset_id, document_id, segment_id)
+        data = self.validate(s.ChildChunkIn, request.data)
+        chunk = segment_services.child_chunk_create(
+            segment=segment, content=data["content"], account_id=request.user.id
+        )
+        return Response({"data": presenters.child_chunk(chunk)})
+
+
+class ConsoleChildChunkApi(_ChildChunkView):
+    PARAMS = [api.DATASET_ID, api.DOCUMENT_ID, api.SEGMENT_ID, api.CHILD_CHUNK_ID]
+
+    @extend_schema(tags=TAGS, parameters=PARAMS, request=s.ChildChunkIn, responses=OBJECT)
+    def patch(
+        self, request: Request, dataset_id: str, document_id: str, segment_id: str, child_chunk_id: str
+    ) -> Response:
+        segment = self._segment(request, dataset_id, document_id, segment_id)
+        chunk = selectors.child_chunk_get(segment=segment, child_chunk_id=child_chunk_id)
+        data = self.validate(s.ChildChunkIn, request.data)
+        chunk = segment_services.child_chunk_update(
+            chunk=chunk, content=data["content"], account_id=request.user.id
+        )
+        return Response({"data": presenters.child_chunk(chunk)})
+
+    @extend_schema(tags=TAGS, parameters=PARAMS, responses={204: None})
+    def delete(
+        self, request: Request, dataset_id: str, document_id: str, segment_id: str, child_chunk_id: str
+    ) -> Response:
+        segment = self._segment(request, dataset_id, document_id, segment_id)
+        segment_services.child_chunk_delete(
+            chunk=selectors.child_chunk_get(segment=segment, child_chunk_id=child_chunk_id)
+        )
+        return Response(status=204)

@@ -242,6 +242,14 @@ def document_update(
     return document
 
 
+def document_rename(*, document: Document, name: str) -> Document:
+    if document.archived:
+        raise errors.ArchivedDocumentImmutable()
+    document.name = name[:255]
+    document.save(update_fields=["name", "updated_at"])
+    return document
+
+
 @transaction.atomic
 def document_delete(*, document: Document) -> None:
     """Delete a document, its segments and its index nodes. 403 if archived, 400 while it indexes."""

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from accounts.models import Account, Tenant, TenantRole
-from dify_project.celery import app as celery_app
 from knowledge.models import Dataset, Document
 from knowledge.services.datasets import dataset_create
 from knowledge.services.documents import document_create
 from knowledge.services.indexing import document_index
+from knowledge.tasks import index_document, rebuild_document_nodes
 from tests import factories
 from tests.providers_django.conftest import test_runtime  # noqa: F401 - autouse: the test runtime
 from tests.providers_django.given import compatible_values, custom_model, openai_values, provider_credential
@@ -52,15 +52,26 @@ def other_workspace(db: None, fake_llm: FakeLLMServer) -> Tenant:
     return tenant
 
 
+@pytest.fixture(autouse=True)
+def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Knowledge tasks are recorded here instead of reaching a broker: a test runs the service itself
+    (``index_text``) or asks for ``eager_indexing``."""
+    sent: list[tuple[str, str]] = []
+    for task in (index_document, rebuild_document_nodes):
+        monkeypatch.setattr(
+            task, "delay", lambda *args, _name=task.name, **kwargs: sent.append((_name, *args))
+        )
+    return sent
+
+
 @pytest.fixture
-def eager_indexing() -> Iterator[None]:
-    """Indexing tasks run inline when enqueued (on commit), for tests that say so by using this."""
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    try:
-        yield
-    finally:
-        celery_app.conf.task_always_eager = previous
+def eager_indexing(monkeypatch: pytest.MonkeyPatch, enqueued: list) -> Iterator[None]:
+    """Knowledge tasks run inline when enqueued (on commit), for tests that say so by using this."""
+    for task in (index_document, rebuild_document_nodes):
+        monkeypatch.setattr(
+            task, "delay", lambda *args, _task=task, **kwargs: _task.apply(args=args, kwargs=kwargs)
+        )
+    yield
 
 
 @pytest.fixture
