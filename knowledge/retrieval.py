@@ -25,13 +25,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 from asgiref.sync import sync_to_async
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from dify_project.api.fields import timestamp
 from knowledge.index import Hit, search_store, vector_from_bytes
+from knowledge.index.base import cosine
 from knowledge.models import (
     DEFAULT_RETRIEVAL_MODEL,
     ChildChunk,
@@ -216,11 +216,7 @@ async def _weighted(
             vectors.get(f"{dataset.embedding_model_provider}/{dataset.embedding_model}") if dataset else None
         )
         if blob is not None and query_vec is not None:
-            node = vector_from_bytes(blob)
-            if len(node) == len(query_vec):
-                q = np.asarray(query_vec, dtype=np.float32)
-                denominator = float(np.linalg.norm(node) * np.linalg.norm(q)) or 1.0
-                vector_score = float(np.dot(node, q)) / denominator
+            vector_score = cosine(vector_from_bytes(blob), query_vec)
         score = vector_weight * vector_score + keyword_weight * keyword_score
         scored.append(Scored(item.node_id, score, item.dataset_id, item.content))
     scored.sort(key=lambda s: s.score, reverse=True)

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-import numpy as np
 from django.conf import settings
 from django.db import connection
+
+try:
+    import numpy as np
+except ImportError:  # pragma: no cover - numpy is pinned; without it vectors are scored in pure Python
+    np = None
 
 logger = logging.getLogger(__name__)
 
@@ -22,20 +29,52 @@ class Hit:
 
 
 def vector_to_bytes(vector: Sequence[float]) -> bytes:
-    return np.asarray(vector, dtype=np.float32).tobytes()
+    """float32, native byte order (what numpy, sqlite-vec and the stored rows use)."""
+    return array("f", [float(v) for v in vector]).tobytes()
 
 
-def vector_from_bytes(data: bytes | memoryview) -> np.ndarray:
-    return np.frombuffer(bytes(data), dtype=np.float32)
+def vector_from_bytes(data: bytes | memoryview) -> list[float]:
+    values = array("f")
+    values.frombytes(bytes(data))
+    return values.tolist()
 
 
 def normalise(vector: Sequence[float]) -> list[float]:
     """L2-normalised, as Dify stores embeddings (so a dot product is the cosine)."""
-    array = np.asarray(vector, dtype=np.float64)
-    norm = float(np.linalg.norm(array))
-    if not np.isfinite(norm) or norm == 0.0:
-        return [float(v) for v in array]
-    return [float(v) for v in array / norm]
+    values = [float(v) for v in vector]
+    norm = math.sqrt(math.fsum(v * v for v in values))
+    if not math.isfinite(norm) or norm == 0.0:
+        return values
+    return [v / norm for v in values]
+
+
+def cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    if len(a) != len(b):
+        return 0.0
+    dot = math.fsum(x * y for x, y in zip(a, b, strict=True))
+    norm = math.sqrt(math.fsum(x * x for x in a)) * math.sqrt(math.fsum(y * y for y in b))
+    return dot / norm if norm else 0.0
+
+
+def best_by_cosine(blobs: Sequence[bytes], query: Sequence[float], top_k: int) -> list[tuple[int, float]]:
+    """(index, cosine) of the `top_k` stored float32 vectors closest to `query`, best first. numpy does
+    it in one matrix product; without numpy, plain Python (correct, much slower)."""
+    if not blobs or top_k <= 0:
+        return []
+    if np is not None:
+        matrix = np.frombuffer(b"".join(bytes(b) for b in blobs), dtype=np.float32).reshape(len(blobs), -1)
+        q: Any = np.asarray(query, dtype=np.float32)
+        q = q / (float(np.linalg.norm(q)) or 1.0)
+        norms = np.linalg.norm(matrix, axis=1)
+        norms[norms == 0] = 1.0
+        scores = (matrix @ q) / norms
+        count = min(top_k, len(scores))
+        best = np.argpartition(-scores, count - 1)[:count]
+        best = best[np.argsort(-scores[best], kind="stable")]
+        return [(int(i), float(scores[i])) for i in best]
+    scored = [(i, cosine(vector_from_bytes(blob), query)) for i, blob in enumerate(blobs)]
+    scored.sort(key=lambda pair: pair[1], reverse=True)
+    return scored[:top_k]
 
 
 _WORDS = re.compile(r"\w+", re.UNICODE)

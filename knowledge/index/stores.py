@@ -9,10 +9,16 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 from django.db import connection
 
-from knowledge.index.base import Hit, SearchStore, query_terms, vector_from_bytes
+from knowledge.index.base import (
+    Hit,
+    SearchStore,
+    best_by_cosine,
+    query_terms,
+    vector_from_bytes,
+    vector_to_bytes,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -46,22 +52,12 @@ class ExactVectors:
     ) -> list[Hit]:
         from knowledge.models import IndexNode
 
-        query = np.asarray(vector, dtype=np.float32)
-        rows = IndexNode.objects.filter(dataset_id=dataset_id, dimension=len(query)).exclude(vector=None)
+        rows = IndexNode.objects.filter(dataset_id=dataset_id, dimension=len(vector)).exclude(vector=None)
         if document_ids is not None:
             rows = rows.filter(document_id__in=list(document_ids))
         pairs = list(rows.values_list("node_id", "vector"))
-        if not pairs or top_k <= 0:
-            return []
-        node_ids = [node_id for node_id, _ in pairs]
-        matrix = np.frombuffer(b"".join(bytes(blob) for _, blob in pairs), dtype=np.float32)
-        matrix = matrix.reshape(len(pairs), len(query))
-        norm = float(np.linalg.norm(query)) or 1.0
-        scores = matrix @ (query / norm)
-        count = min(top_k, len(scores))
-        best = np.argpartition(-scores, count - 1)[:count]
-        best = best[np.argsort(-scores[best], kind="stable")]
-        return [Hit(node_ids[i], max(0.0, min(1.0, float(scores[i])))) for i in best]
+        best = best_by_cosine([blob for _, blob in pairs], vector, top_k)
+        return [Hit(pairs[i][0], max(0.0, min(1.0, score))) for i, score in best]
 
 
 def sqlite_vec_available() -> bool:
@@ -168,7 +164,7 @@ class SqliteVecVectors:
         if top_k <= 0:
             return []
         dimension = len(vector)
-        query = np.asarray(vector, dtype=np.float32).tobytes()
+        query = vector_to_bytes(vector)
         with connection.cursor() as cursor:
             self._ensure(cursor, dimension)
             # Over-fetch a little: stale rows of cascaded deletes are filtered by the join.

@@ -127,7 +127,7 @@ def embed_documents(
         if digest in fresh:
             out.append(fresh[digest])
         else:
-            out.append([float(v) for v in vector_from_bytes(cached[digest])])
+            out.append(vector_from_bytes(cached[digest]))
     return out, len(missing)
 
 
@@ -145,7 +145,7 @@ async def embed_query(
     blob = await cache.aget(key)
     if blob is not None:
         await cache.atouch(key, QUERY_CACHE_SECONDS)
-        return [float(v) for v in vector_from_bytes(blob)]
+        return vector_from_bytes(blob)
     result = await embed(
         tenant_id=str(tenant_id),
         provider=provider,

@@ -114,7 +114,7 @@ def test_the_sdk_builds_and_queries_a_knowledge_base(client_for):
 
 
 def _docx_bytes(text: str) -> bytes:
-    import docx
+    docx = pytest.importorskip("docx")
 
     document = docx.Document()
     document.add_paragraph(text)
@@ -127,7 +127,7 @@ def _docx_bytes(text: str) -> bytes:
 
 
 def _xlsx_bytes() -> bytes:
-    import openpyxl
+    openpyxl = pytest.importorskip("openpyxl")
 
     workbook = openpyxl.Workbook()
     sheet = workbook.active
@@ -141,6 +141,7 @@ def _xlsx_bytes() -> bytes:
 
 def _pdf_bytes(text: str) -> bytes:
     """A one-page PDF with `text` in Helvetica, written by hand (offsets computed)."""
+    pytest.importorskip("pypdf")  # the server reads it with pypdf
     stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
