@@ -1,0 +1,137 @@
+"""The workflow engine's `ToolPort` for one workspace: builtin tools in process, custom API tools over
+HTTP. The runner builds one per run::
+
+    tools=TenantToolPort(tenant_id=tenant_id, user=user, files=files_port)
+
+Parameters: the node's `tool_parameters` and `tool_configurations` are merged as Dify merges them (a
+`form` parameter takes its configured value, an `llm` one the node's), then cast to the declared types
+(Dify's `cast_value`: "3" -> 3 for a number, "false" -> False for a boolean, ...).
+
+Messages: builtin and API tools yield the engine's `ToolMessage`s (text, json, file/image), which the
+tool node turns into its `text`, `json` and `files` outputs exactly as Dify's node does. Failures raise
+exceptions named as Dify's (`ToolProviderNotFoundError`, `ToolInvokeError`, ...), whose class name the
+node reports as `error_type`. Provider types not available here (plugin, workflow, MCP, ...) fail with a
+message naming the type.
+
+Database reads (the API provider row) run off the event loop and are cached for the port's lifetime, so
+a loop over a tool does one query; no connection is held while a tool waits on the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from asgiref.sync import sync_to_async
+
+from providers.tools import api_tool
+from providers.tools.builtin import builtin_provider
+from providers.tools.builtin.base import ToolContext
+from providers.tools.entities import ToolParameter
+from providers.tools.exceptions import (
+    ToolNotFoundError,
+    ToolProviderNotFoundError,
+    ToolProviderNotInstalledError,
+)
+from providers.tools.openapi import ApiToolBundle
+from providers.tools.selectors import api_tool_provider_find, bundles_of
+from workflows.engine.ports import FilePort, ToolMessage, ToolRequest
+
+NOT_INSTALLED = {
+    "plugin": "plugin",
+    "workflow": "workflow-as-tool",
+    "mcp": "MCP",
+    "app": "app",
+    "dataset-retrieval": "dataset-retrieval",
+}
+
+
+def merge_parameters(
+    schema: tuple[ToolParameter, ...] | list[ToolParameter],
+    parameters: Mapping[str, Any],
+    configurations: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The values a tool receives: form parameters from the configuration (else the node's parameters),
+    llm parameters from the node (else the configuration), extras passed through; each value cast."""
+    merged: dict[str, Any] = {}
+    declared = {parameter.name for parameter in schema}
+    for parameter in schema:
+        first, second = (
+            (configurations, parameters) if parameter.form == "form" else (parameters, configurations)
+        )
+        if parameter.name in first and first[parameter.name] is not None:
+            merged[parameter.name] = parameter.cast(first[parameter.name])
+        elif parameter.name in second and second[parameter.name] is not None:
+            merged[parameter.name] = parameter.cast(second[parameter.name])
+    for source in (configurations, parameters):
+        for name, value in source.items():
+            if name not in declared:
+                merged[name] = value
+    return merged
+
+
+class TenantToolPort:
+    """`ToolPort` for one workspace. `files` (the run's `FilePort`) stores files tools produce and reads
+    files passed to them; without it, a tool that answers a file fails with a clear message."""
+
+    def __init__(self, *, tenant_id: str, user: str | None = None, files: FilePort | None = None) -> None:
+        self.tenant_id = str(tenant_id)
+        self.user = user
+        self.files = files
+        self._api_providers: dict[str, tuple[str, dict[str, Any], list[ApiToolBundle]] | None] = {}
+
+    async def invoke(self, request: ToolRequest) -> AsyncIterator[ToolMessage]:
+        provider_type = (request.provider_type or "builtin").strip()
+        if provider_type in ("builtin", "plugin"):
+            messages = self._builtin(request)
+        elif provider_type == "api":
+            messages = self._api(request)
+        elif provider_type in NOT_INSTALLED:
+            raise ToolProviderNotInstalledError(
+                f"Tool provider type {provider_type} is not installed here: "
+                f"{NOT_INSTALLED[provider_type]} tools ({request.provider_id}) are not supported yet."
+            )
+        else:
+            raise ToolProviderNotFoundError(f"Unknown tool provider type {provider_type}")
+        async for message in messages:
+            yield message
+
+    async def _builtin(self, request: ToolRequest) -> AsyncIterator[ToolMessage]:
+        provider = builtin_provider(request.provider_id)
+        if provider is None:
+            if request.provider_type == "plugin":
+                raise ToolProviderNotInstalledError(
+                    f"Tool provider type plugin is not installed here: plugin {request.provider_id} is not available."
+                )
+            raise ToolProviderNotFoundError(f"builtin provider {request.provider_id} not found")
+        tool = provider.tool(request.tool_name)
+        if tool is None:
+            raise ToolNotFoundError(f"builtin tool {request.tool_name} not found")
+        parameters = merge_parameters(tool.spec.parameters, request.parameters, request.configurations)
+        ctx = ToolContext(tenant_id=self.tenant_id, user=request.user or self.user, files=self.files)
+        async for message in tool.invoke(parameters, ctx):
+            yield message
+
+    async def _api_provider(self, provider_id: str) -> tuple[str, dict[str, Any], list[ApiToolBundle]] | None:
+        if provider_id not in self._api_providers:
+
+            def load() -> tuple[str, dict[str, Any], list[ApiToolBundle]] | None:
+                row = api_tool_provider_find(tenant=self.tenant_id, provider_id=provider_id)
+                return (row.name, row.credentials, bundles_of(row)) if row is not None else None
+
+            self._api_providers[provider_id] = await sync_to_async(load)()
+        return self._api_providers[provider_id]
+
+    async def _api(self, request: ToolRequest) -> AsyncIterator[ToolMessage]:
+        found = await self._api_provider(request.provider_id)
+        if found is None:
+            raise ToolProviderNotFoundError(f"api provider {request.provider_id} not found")
+        _name, credentials, bundles = found
+        bundle = next((b for b in bundles if b.operation_id == request.tool_name), None)
+        if bundle is None:
+            raise ToolNotFoundError(f"api tool {request.tool_name} not found")
+        parameters = merge_parameters(bundle.parameters, request.parameters, request.configurations)
+        async for message in api_tool.invoke(
+            bundle, credentials=credentials, parameters=parameters, files=self.files
+        ):
+            yield message

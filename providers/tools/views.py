@@ -1,0 +1,234 @@
+"""Console endpoints for tool providers, on Dify's paths under /console/api/workspaces/current/.
+
+Everyone in the workspace reads (provider lists, tools, an API provider's settings with its key masked,
+parsing a schema). Owners and admins add, update and delete API tool providers; owners, admins and
+editors may make the outbound calls (test an operation, fetch a remote schema). Builtin icons are public,
+as in Dify: an <img> tag sends no token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.models import TenantRole
+from dify_project.api.fields import ResultOut
+from dify_project.api.views import ApiView, AsyncApiView, WorkspaceApiView
+from providers.tools import selectors, services
+from providers.tools import serializers as s
+
+SUCCESS = {"result": "success"}
+PROVIDER_PARAM = OpenApiParameter(
+    "provider", str, OpenApiParameter.PATH, description="`time`, `langgenius/time` or `langgenius/time/time`"
+)
+ICON_MAX_AGE = 3600  # Dify's TOOL_ICON_CACHE_MAX_AGE
+
+
+class ToolApiView(WorkspaceApiView):
+    """Reads for every member, changes for owners and admins."""
+
+    write_roles = TenantRole.privileged()
+
+
+class ToolCallApiView(AsyncApiView, WorkspaceApiView):
+    """Endpoints that call out to a user-given URL: owners, admins and editors; async, so the wait for
+    the remote server holds no worker thread."""
+
+    read_roles = TenantRole.editing()
+    write_roles = TenantRole.editing()
+
+
+# --- all providers ---------------------------------------------------------------------------------------
+
+
+class ToolProviderListApi(ToolApiView):
+    @extend_schema(parameters=[s.ProviderListQuery], responses=s.ToolProviderOut(many=True))
+    def get(self, request: Request) -> Response:
+        query = self.validate_query(s.ProviderListQuery, request)
+        return Response(selectors.tool_providers_out(tenant=request.tenant, provider_type=query.get("type")))
+
+
+class BuiltinToolListApi(ToolApiView):
+    @extend_schema(responses=s.ToolProviderOut(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(selectors.builtin_providers_out())
+
+
+class ApiToolListApi(ToolApiView):
+    @extend_schema(responses=s.ToolProviderOut(many=True))
+    def get(self, request: Request) -> Response:
+        rows = selectors.api_tool_providers_list(tenant=request.tenant)
+        return Response([selectors.api_provider_out(row) for row in rows])
+
+
+class EmptyToolListApi(ToolApiView):
+    """Workflow-as-tool and MCP providers: none can be added here yet, so the lists are empty."""
+
+    @extend_schema(responses=s.ToolProviderOut(many=True))
+    def get(self, request: Request) -> Response:
+        return Response([])
+
+
+# --- builtin providers -----------------------------------------------------------------------------------
+
+
+class BuiltinProviderToolsApi(ToolApiView):
+    @extend_schema(parameters=[PROVIDER_PARAM], responses=s.ToolOut(many=True))
+    def get(self, request: Request, provider: str) -> Response:
+        found = selectors.builtin_provider_get(provider=provider)
+        return Response(selectors.builtin_tools_out(found))
+
+
+class BuiltinProviderInfoApi(ToolApiView):
+    @extend_schema(parameters=[PROVIDER_PARAM], responses=s.ToolProviderOut)
+    def get(self, request: Request, provider: str) -> Response:
+        found = selectors.builtin_provider_get(provider=provider)
+        return Response(selectors.builtin_provider_out(found))
+
+
+class BuiltinProviderCredentialsApi(ToolApiView):
+    """The in-process providers need no credentials: an empty (masked) credential set."""
+
+    @extend_schema(parameters=[PROVIDER_PARAM], responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, provider: str) -> Response:
+        selectors.builtin_provider_get(provider=provider)
+        return Response({})
+
+
+class BuiltinProviderCredentialInfoApi(ToolApiView):
+    @extend_schema(parameters=[PROVIDER_PARAM], responses=s.CredentialInfoOut)
+    def get(self, request: Request, provider: str) -> Response:
+        selectors.builtin_provider_get(provider=provider)
+        return Response(
+            {"supported_credential_types": [], "is_oauth_custom_client_enabled": False, "credentials": []}
+        )
+
+
+class BuiltinProviderCredentialSchemaApi(ToolApiView):
+    @extend_schema(
+        parameters=[PROVIDER_PARAM, OpenApiParameter("credential_type", str, OpenApiParameter.PATH)],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request: Request, provider: str, credential_type: str) -> Response:
+        selectors.builtin_provider_get(provider=provider)
+        return Response([])
+
+
+class BuiltinProviderIconApi(ApiView):
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(parameters=[PROVIDER_PARAM], responses={(200, "image/svg+xml"): OpenApiTypes.BINARY})
+    def get(self, request: Request, provider: str) -> HttpResponse:
+        found = selectors.builtin_provider_get(provider=provider)
+        content, mime_type = found.icon_bytes()
+        response = HttpResponse(content, content_type=mime_type)
+        response["Cache-Control"] = f"max-age={ICON_MAX_AGE}"
+        return response
+
+
+# --- API (OpenAPI) providers -----------------------------------------------------------------------------
+
+
+class ApiProviderAddApi(ToolApiView):
+    @extend_schema(request=s.ApiProviderIn, responses=ResultOut)
+    def post(self, request: Request) -> Response:
+        data = self.validate(s.ApiProviderIn, request.data)
+        services.api_tool_provider_create(
+            tenant=request.tenant,
+            user=request.user,
+            name=data["provider"],
+            icon=data["icon"],
+            credentials=data["credentials"],
+            schema_type=data["schema_type"],
+            schema=data["schema"],
+            privacy_policy=data.get("privacy_policy") or "",
+            custom_disclaimer=data.get("custom_disclaimer") or "",
+            labels=data.get("labels") or [],
+        )
+        return Response(SUCCESS)
+
+
+class ApiProviderUpdateApi(ToolApiView):
+    @extend_schema(request=s.ApiProviderUpdateIn, responses=ResultOut)
+    def post(self, request: Request) -> Response:
+        data = self.validate(s.ApiProviderUpdateIn, request.data)
+        services.api_tool_provider_update(
+            tenant=request.tenant,
+            user=request.user,
+            original_name=data["original_provider"],
+            name=data["provider"],
+            icon=data["icon"],
+            credentials=data["credentials"],
+            schema_type=data["schema_type"],
+            schema=data["schema"],
+            privacy_policy=data.get("privacy_policy") or "",
+            custom_disclaimer=data.get("custom_disclaimer") or "",
+            labels=data.get("labels"),
+        )
+        return Response(SUCCESS)
+
+
+class ApiProviderDeleteApi(ToolApiView):
+    @extend_schema(request=s.ApiProviderDeleteIn, responses=ResultOut)
+    def post(self, request: Request) -> Response:
+        data = self.validate(s.ApiProviderDeleteIn, request.data)
+        services.api_tool_provider_delete(tenant=request.tenant, name=data["provider"])
+        return Response(SUCCESS)
+
+
+class ApiProviderGetApi(ToolApiView):
+    @extend_schema(parameters=[s.ProviderNameQuery], responses=s.ApiProviderOut)
+    def get(self, request: Request) -> Response:
+        query = self.validate_query(s.ProviderNameQuery, request)
+        row = selectors.api_tool_provider_get(tenant=request.tenant, name=query["provider"])
+        return Response(selectors.api_provider_detail_out(row))
+
+
+class ApiProviderToolsApi(ToolApiView):
+    @extend_schema(parameters=[s.ProviderNameQuery], responses=s.ToolOut(many=True))
+    def get(self, request: Request) -> Response:
+        query = self.validate_query(s.ProviderNameQuery, request)
+        row = selectors.api_tool_provider_get(tenant=request.tenant, name=query["provider"])
+        return Response(selectors.api_tools_out(row))
+
+
+class ApiProviderSchemaApi(WorkspaceApiView):
+    """Parsing saves nothing and calls nothing: every member may."""
+
+    @extend_schema(request=s.SchemaIn, responses=s.SchemaOut)
+    def post(self, request: Request) -> Response:
+        data = self.validate(s.SchemaIn, request.data)
+        return Response(services.api_tool_schema_parse(schema=data["schema"]))
+
+
+class ApiProviderTestPreviewApi(ToolCallApiView):
+    @extend_schema(
+        request=s.TestPreviewIn,
+        responses=OpenApiResponse(s.TestPreviewOut, description="`result`, or `error` when the call failed"),
+    )
+    async def post(self, request: Request) -> Response:
+        data = self.validate(s.TestPreviewIn, request.data)
+        answer = await services.api_tool_test_preview(
+            tenant=request.tenant,
+            provider_name=data.get("provider_name") or "",
+            tool_name=data["tool_name"],
+            credentials=data["credentials"],
+            parameters=data["parameters"],
+            schema_type=data["schema_type"],
+            schema=data["schema"],
+        )
+        return Response(answer)
+
+
+class ApiProviderRemoteSchemaApi(ToolCallApiView):
+    @extend_schema(parameters=[s.RemoteSchemaQuery], responses=s.RemoteSchemaOut)
+    async def get(self, request: Request) -> Response:
+        query = self.validate_query(s.RemoteSchemaQuery, request)
+        return Response(await services.api_tool_remote_schema(url=query["url"]))
