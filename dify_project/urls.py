@@ -13,6 +13,7 @@ urlpatterns = [
     path("console/api/", include("accounts.urls")),
     path("console/api/", include("apps.console.urls")),
     path("console/api/", include("providers.urls")),
+    path("console/api/", include("providers.tools.urls")),
     path("console/api/", include("knowledge.urls")),
     path("v1/", include("providers.service_api_urls")),
     path("v1/", include("knowledge.service_api_urls")),
