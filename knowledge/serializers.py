@@ -9,7 +9,14 @@ TECHNIQUES = ("high_quality", "economy")
 
 
 class DatasetCreateIn(serializers.Serializer):
-    name = serializers.CharField(max_length=40, allow_blank=False, trim_whitespace=False)
+    name = serializers.CharField(
+        max_length=40,
+        trim_whitespace=False,
+        error_messages={
+            "max_length": "Name must be between 1 to 40 characters.",
+            "blank": "Name must be between 1 to 40 characters.",
+        },
+    )
     description = serializers.CharField(
         required=False, allow_blank=True, allow_null=True, max_length=400, default=""
     )
@@ -93,7 +100,14 @@ class ChildChunkIn(serializers.Serializer):
 
 
 class HitTestingIn(serializers.Serializer):
-    query = serializers.CharField(max_length=250, trim_whitespace=False)
+    query = serializers.CharField(
+        max_length=250,
+        trim_whitespace=False,
+        error_messages={
+            "max_length": "Query cannot exceed 250 characters",
+            "blank": "Query or attachment_ids is required",
+        },
+    )
     retrieval_model = serializers.DictField(required=False, allow_null=True)
     external_retrieval_model = serializers.DictField(required=False, allow_null=True)
     attachment_ids = serializers.ListField(required=False, allow_null=True)
