@@ -12,6 +12,7 @@ urlpatterns = [
     path("datasets/api-keys", v.DatasetApiKeyListApi.as_view()),
     path("datasets/api-keys/<str:api_key_id>", v.DatasetApiKeyApi.as_view()),
     path("datasets/process-rule", v.ProcessRuleApi.as_view()),
+    path("datasets/indexing-estimate", v.IndexingEstimateApi.as_view()),
     path(D, v.DatasetApi.as_view()),
     path(f"{D}/documents", v.DocumentListApi.as_view()),
     path(f"{D}/documents/status/<str:action>/batch", v.DocumentStatusBatchApi.as_view()),

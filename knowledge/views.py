@@ -563,3 +563,42 @@ class ConsoleChildChunkApi(_ChildChunkView):
             chunk=selectors.child_chunk_get(segment=segment, child_chunk_id=child_chunk_id)
         )
         return Response(status=204)
+
+
+class IndexingEstimateIn(serializers.Serializer):
+    info_list = DataSourceInfoList()
+    process_rule = serializers.DictField()
+    doc_form = serializers.CharField(required=False, default="text_model")
+    doc_language = serializers.CharField(required=False, default="English")
+    dataset_id = serializers.CharField(required=False, allow_null=True)
+    indexing_technique = serializers.CharField(required=False, allow_null=True)
+
+
+class IndexingEstimateApi(ConsoleDatasetApiView):
+    """Preview how uploaded files would be split, before creating documents."""
+
+    @extend_schema(tags=TAGS, request=IndexingEstimateIn, responses=OBJECT)
+    def post(self, request: Request) -> Response:
+        from files.models import UploadFile
+        from files.services import file_read
+        from knowledge.extract import ExtractError, extract_pages
+        from knowledge.services.indexing import indexing_estimate
+
+        data = self.validate(IndexingEstimateIn, request.data)
+        pages: list[str] = []
+        for file_id in data["info_list"]["file_info_list"]["file_ids"]:
+            pk = selectors.parse_id(file_id, error=NotFound)
+            upload = UploadFile.objects.for_tenant(request.tenant).filter(id=pk).first()
+            if upload is None:
+                raise NotFound("File not found.")
+            try:
+                pages.extend(extract_pages(extension=upload.extension, content=file_read(upload)))
+            except ExtractError as exc:
+                raise errors.InvalidParam(str(exc)) from None
+        try:
+            estimate = indexing_estimate(
+                pages=pages, process_rule=data["process_rule"], doc_form=data["doc_form"]
+            )
+        except ValueError as exc:
+            raise errors.InvalidParam(str(exc)) from None
+        return Response(estimate)

@@ -277,3 +277,20 @@ def document_nodes_rebuild(*, document_id: str) -> None:
     remove_document_nodes([document.id])
     for start in range(0, len(segments), EMBED_BATCH):
         index_units(document.dataset, segment_units(segments[start : start + EMBED_BATCH], children))
+
+
+def indexing_estimate(*, pages: Sequence[str], process_rule: dict[str, Any], doc_form: str) -> dict[str, Any]:
+    """Dify's indexing estimate: how a text would be split, without storing anything. The preview shows
+    the first 10 segments (with their child chunks in parent-child mode)."""
+    from knowledge.services.documents import validate_process_rule
+
+    mode, rules = validate_process_rule(process_rule)
+    chunks = split.split_pages(pages, mode=mode, rules=rules, doc_form=doc_form)
+    preview = [
+        {
+            "content": chunk.content,
+            "child_chunks": chunk.children if doc_form == DocForm.HIERARCHICAL else None,
+        }
+        for chunk in chunks[:10]
+    ]
+    return {"total_segments": len(chunks), "preview": preview, "qa_preview": None}

@@ -138,3 +138,40 @@ def test_console_segments_child_chunks_rename_and_rules(workspace, make_dataset,
     detail = owner_client.get(base, {"metadata": "without"}).json()
     assert detail["segment_count"] == 1 and "doc_metadata" not in detail
     assert owner_client.get(base, {"metadata": "bogus"}).json()["code"] == "invalid_metadata"
+
+
+def test_indexing_estimate_previews_the_split(workspace, owner_client):
+    import io
+
+    from files.services import file_upload
+
+    text = b"First part.\n\nSecond part.\n\nThird part."
+    upload = file_upload(
+        tenant=workspace,
+        content=io.BytesIO(text),
+        filename="e.txt",
+        size=len(text),
+        mime_type="text/plain",
+        created_by_role="account",
+        created_by=workspace.id,
+    )
+    body = {
+        "info_list": {"data_source_type": "upload_file", "file_info_list": {"file_ids": [str(upload.id)]}},
+        "process_rule": {
+            "mode": "custom",
+            "rules": {"pre_processing_rules": [], "segmentation": {"separator": "\\n\\n", "max_tokens": 100}},
+        },
+        "doc_form": "text_model",
+    }
+    response = owner_client.post("/console/api/datasets/indexing-estimate", body, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["total_segments"] == 3
+    assert [p["content"] for p in response.json()["preview"]] == [
+        "First part.",
+        "Second part.",
+        "Third part.",
+    ]
+    body["process_rule"]["rules"]["segmentation"]["max_tokens"] = 1
+    assert (
+        owner_client.post("/console/api/datasets/indexing-estimate", body, format="json").status_code == 400
+    )
