@@ -16,9 +16,11 @@ import logging
 import time
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from knowledge import split
@@ -39,6 +41,9 @@ from knowledge.services.embeddings import embed_documents
 logger = logging.getLogger(__name__)
 
 EMBED_BATCH = 64  # segments per progress step
+# A run that has shown no progress for this long is taken to have died with its worker: a redelivered
+# task may claim the document again. Shorter-lived runs are never doubled up.
+STALE_AFTER = timedelta(minutes=30)
 RUNNING = (
     IndexingStatus.PARSING,
     IndexingStatus.CLEANING,
@@ -160,13 +165,21 @@ def document_index(*, document_id: str) -> None:
     dataset = document.dataset
     started = time.perf_counter()
     now = timezone.now()
-    _set(
-        document,
+    # Claim the document: only one run at a time (a duplicate delivery finds it taken and leaves).
+    claimable = Q(indexing_status__in=[IndexingStatus.WAITING, IndexingStatus.ERROR]) | Q(
+        indexing_status__in=RUNNING, updated_at__lt=now - STALE_AFTER
+    )
+    claimed = Document.objects.filter(claimable, id=document.id, is_paused=False).update(
         indexing_status=IndexingStatus.PARSING,
         processing_started_at=now,
         error=None,
         stopped_at=None,
+        updated_at=now,
     )
+    if not claimed:
+        logger.info("Document %s is being indexed by another run; skipped", document.id)
+        return
+    document.indexing_status, document.processing_started_at = IndexingStatus.PARSING, now
     try:
         pages = document_pages(document)
         _set(

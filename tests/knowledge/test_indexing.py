@@ -67,3 +67,17 @@ def test_a_model_failure_is_recorded_and_retry_completes(workspace, make_dataset
     document_index(document_id=str(document.id))
     document.refresh_from_db()
     assert document.indexing_status == "completed" and document.error is None
+
+
+def test_a_duplicate_delivery_does_not_index_twice(workspace, make_dataset, owner, fake_llm):
+    from knowledge.models import Document
+    from knowledge.services.documents import document_create
+
+    dataset = make_dataset(workspace)
+    document, _ = document_create(dataset=dataset, account_id=owner.id, name="x", text="Only once.")
+    # given a run already in progress (recent progress)
+    Document.objects.filter(id=document.id).update(indexing_status="indexing")
+    # when the task is delivered again, it leaves the document alone
+    document_index(document_id=str(document.id))
+    assert not fake_llm.requests_on("openai.embeddings")
+    assert Document.objects.get(id=document.id).indexing_status == "indexing"
