@@ -1,7 +1,8 @@
 """Console routes for tool providers, mounted under /console/api/ (Dify's paths).
 
 `<path:provider>` takes `time` as well as `langgenius/time/time`; every builtin route ends in a literal
-segment, so a plugin-style id never swallows a route's own segments.
+segment, and the routes with the longest literal tails come first, so a plugin-style id never swallows a
+route's own segments.
 """
 
 from django.urls import path
@@ -13,12 +14,13 @@ _A = "workspaces/current/tool-provider/api"
 
 urlpatterns = [
     path("workspaces/current/tool-providers", views.ToolProviderListApi.as_view()),
+    # Longest literal tails first: `<path:provider>/info` would also match `x/credential/info`.
+    path(f"{_B}/credential/schema/<str:credential_type>", views.BuiltinProviderCredentialSchemaApi.as_view()),
+    path(f"{_B}/credential/info", views.BuiltinProviderCredentialInfoApi.as_view()),
+    path(f"{_B}/credentials", views.BuiltinProviderCredentialsApi.as_view()),
     path(f"{_B}/tools", views.BuiltinProviderToolsApi.as_view()),
     path(f"{_B}/info", views.BuiltinProviderInfoApi.as_view()),
     path(f"{_B}/icon", views.BuiltinProviderIconApi.as_view()),
-    path(f"{_B}/credentials", views.BuiltinProviderCredentialsApi.as_view()),
-    path(f"{_B}/credential/info", views.BuiltinProviderCredentialInfoApi.as_view()),
-    path(f"{_B}/credential/schema/<str:credential_type>", views.BuiltinProviderCredentialSchemaApi.as_view()),
     path(f"{_A}/add", views.ApiProviderAddApi.as_view()),
     path(f"{_A}/update", views.ApiProviderUpdateApi.as_view()),
     path(f"{_A}/delete", views.ApiProviderDeleteApi.as_view()),

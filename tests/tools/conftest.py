@@ -13,6 +13,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from asgiref.sync import sync_to_async
+from django.db import connections
 from rest_framework.test import APIClient
 
 from accounts.models import Account, Tenant
@@ -106,6 +108,14 @@ class LoopbackServer:
 def http_server() -> Iterator[LoopbackServer]:
     with LoopbackServer() as server:
         yield server
+
+
+@pytest.fixture
+async def db_threads_closed() -> Any:
+    """For async tests on a real database: close the connection the port opened in asgiref's worker
+    thread, so PostgreSQL can drop the test database afterwards."""
+    yield
+    await sync_to_async(connections.close_all)()
 
 
 @pytest.fixture

@@ -155,6 +155,7 @@ async def test_redirects_are_followed_hop_by_hop(http_server: LoopbackServer, al
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("db_threads_closed")
 async def test_the_port_calls_a_saved_provider_by_id_or_name(
     http_server: LoopbackServer, allow_private: None
 ) -> None:
