@@ -35,7 +35,7 @@ from providers.tools.exceptions import (
 )
 from providers.tools.openapi import ApiToolBundle
 from providers.tools.selectors import api_tool_provider_find, bundles_of
-from workflows.engine.ports import FilePort, ToolMessage, ToolRequest
+from workflows.engine.ports import FilePort, ToolMessage, ToolRequest, ToolSpec
 
 NOT_INSTALLED = {
     "plugin": "plugin",
@@ -70,6 +70,29 @@ def merge_parameters(
     return merged
 
 
+_JSON_TYPES = {"number": "number", "boolean": "boolean", "array": "array", "object": "object"}
+
+
+def function_parameters(schema: tuple[ToolParameter, ...] | list[ToolParameter]) -> dict[str, Any]:
+    """The JSON Schema a model fills for a tool (Dify's `PromptMessageTool`): the `llm` parameters only,
+    selects as enums, file parameters left out (a model cannot produce a file)."""
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for parameter in schema:
+        if parameter.form != "llm" or parameter.type in ("file", "files"):
+            continue
+        prop: dict[str, Any] = {
+            "type": _JSON_TYPES.get(parameter.type, "string"),
+            "description": parameter.llm_description or "",
+        }
+        if parameter.type == "select" and parameter.options:
+            prop["enum"] = [option.value for option in parameter.options]
+        properties[parameter.name] = prop
+        if parameter.required:
+            required.append(parameter.name)
+    return {"type": "object", "properties": properties, "required": required}
+
+
 class TenantToolPort:
     """`ToolPort` for one workspace. `files` (the run's `FilePort`) stores files tools produce and reads
     files passed to them; without it, a tool that answers a file fails with a clear message."""
@@ -79,6 +102,31 @@ class TenantToolPort:
         self.user = user
         self.files = files
         self._api_providers: dict[str, tuple[str, dict[str, Any], list[ApiToolBundle]] | None] = {}
+
+    async def tool_spec(self, *, provider_type: str, provider_id: str, tool_name: str) -> ToolSpec:
+        """The function an agent's model may call for this tool: name, LLM description, JSON Schema."""
+        if provider_type in ("builtin", "plugin"):
+            provider = builtin_provider(provider_id)
+            tool = provider.tool(tool_name) if provider else None
+            if tool is None:
+                raise ToolNotFoundError(f"builtin tool {tool_name} not found")
+            description = tool.spec.llm_description or tool.spec.description.en_US
+            return ToolSpec(
+                name=tool.spec.name,
+                description=description,
+                parameters=function_parameters(tool.spec.parameters),
+            )
+        if provider_type == "api":
+            found = await self._api_provider(provider_id)
+            bundle = next((b for b in found[2] if b.operation_id == tool_name), None) if found else None
+            if bundle is None:
+                raise ToolNotFoundError(f"api tool {tool_name} not found")
+            return ToolSpec(
+                name=bundle.operation_id,
+                description=bundle.summary or "",
+                parameters=function_parameters(bundle.parameters),
+            )
+        raise ToolProviderNotInstalledError(f"Tool provider type {provider_type} is not installed here.")
 
     async def invoke(self, request: ToolRequest) -> AsyncIterator[ToolMessage]:
         provider_type = (request.provider_type or "builtin").strip()

@@ -19,6 +19,7 @@ from providers.tools.exceptions import (
 )
 from providers.tools.models import ApiToolProvider
 from providers.tools.openapi import ApiToolBundle, parse_schema
+from providers.tools.port import TenantToolPort
 from tests import factories
 from tests.tools.conftest import LoopbackServer, MemoryFiles, Recorded, Reply, call_tool, texts
 from tests.tools.schemas import echo_api
@@ -205,6 +206,13 @@ async def test_the_port_calls_a_saved_provider_by_id_or_name(
         await call_tool(str(row.id), "getText", provider_type="api", tenant_id=str(other.id))
     with pytest.raises(ToolNotFoundError, match="api tool nope not found"):
         await call_tool("echo", "nope", provider_type="api", tenant_id=str(tenant.id))
+    # and an agent gets the operation as a function to call
+    spec = await TenantToolPort(tenant_id=str(tenant.id)).tool_spec(
+        provider_type="api", provider_id=str(row.id), tool_name="updateItem"
+    )
+    assert spec.description == "Update an item"
+    assert spec.parameters["required"] == ["itemId", "count"]
+    assert spec.parameters["properties"]["tags"] == {"type": "array", "description": ""}
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,8 @@ import json
 import pytest
 
 from providers.tools.builtin.maths import ExpressionError, evaluate
+from providers.tools.exceptions import ToolNotFoundError
+from providers.tools.port import TenantToolPort
 from tests.tools.conftest import call_tool, texts
 
 DOC = json.dumps({"name": "Zoë", "items": [{"id": 1, "price": 5}, {"id": 2, "price": 20}], "meta": {"v": 1}})
@@ -219,3 +221,22 @@ async def test_eval_expression_reports_errors_as_dify_does() -> None:
     assert texts(await call_tool("maths", "eval_expression", {"expression": "  "})) == "Invalid expression"
     answer = texts(await call_tool("maths", "eval_expression", {"expression": "1 / 0"}))
     assert answer == "Invalid expression: 1 / 0, error: division by zero"
+
+
+# --- function specs for agents -----------------------------------------------------------------------
+
+
+async def test_tool_spec_gives_agents_the_llm_parameters_as_json_schema() -> None:
+    port = TenantToolPort(tenant_id="t")
+    spec = await port.tool_spec(provider_type="builtin", provider_id="json_process", tool_name="json_replace")
+    assert spec.name == "json_replace"
+    assert spec.description == "A tool for replacing JSON content"
+    # form parameters (replace_model, ensure_ascii, ...) are the node's to configure, not the model's
+    assert list(spec.parameters["properties"]) == ["content", "query", "replace_pattern", "replace_value"]
+    assert spec.parameters["required"] == ["content", "query", "replace_value"]
+    weekday = await port.tool_spec(
+        provider_type="builtin", provider_id="langgenius/time/time", tool_name="weekday"
+    )
+    assert weekday.parameters["properties"]["year"]["type"] == "number"
+    with pytest.raises(ToolNotFoundError):
+        await port.tool_spec(provider_type="builtin", provider_id="time", tool_name="nope")
