@@ -13,12 +13,12 @@ from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs
 
-from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from accounts.models import TenantAccountJoin
 from accounts.tokens import InvalidToken, decode_access_token
 from apps.runs.bus import event_log
+from dify_project.db import db_sync_to_async
 from workflows.models import WorkflowRun
 
 CLOSE_UNAUTHORIZED = 4401
@@ -52,7 +52,7 @@ class RunEventsConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHORIZED)
             return
         run_id = str(self.scope["url_route"]["kwargs"]["run_id"])
-        if not await sync_to_async(_run_visible_to)(payload["user_id"], run_id):
+        if not await db_sync_to_async(_run_visible_to)(payload["user_id"], run_id):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         query = parse_qs(self.scope.get("query_string", b"").decode())
@@ -69,7 +69,7 @@ class RunEventsConsumer(AsyncJsonWebsocketConsumer):
             async for seq, event in source:
                 await self.send_json({"seq": seq, **event})
         else:
-            run = await WorkflowRun.objects.filter(id=run_id).afirst()
+            run = await db_sync_to_async(WorkflowRun.objects.filter(id=run_id).first)()
             if run is not None:
                 await self.send_json(
                     {

@@ -19,12 +19,11 @@ def run_app(payload: dict[str, Any]) -> None:
 
 
 async def execute_payload(payload: dict[str, Any]) -> None:
-    from asgiref.sync import sync_to_async
-
     from apps.runs.bus import event_log
     from apps.runs.errors import stream_error_body
     from apps.runs.ids import RunIds
     from apps.runs.remote import load_request
+    from dify_project.db import db_sync_to_async
 
     ids = RunIds.from_dict(payload["ids"])
     kind = payload["kind"]
@@ -33,14 +32,14 @@ async def execute_payload(payload: dict[str, Any]) -> None:
         if kind == "workflow":
             from apps.runners.workflow_app import execute_workflow_run, prepare_workflow_run
 
-            request = await sync_to_async(load_request)(payload)
-            prepared = await sync_to_async(prepare_workflow_run)(request, ids)
+            request = await db_sync_to_async(load_request)(payload)
+            prepared = await db_sync_to_async(prepare_workflow_run)(request, ids)
             await execute_workflow_run(prepared, writer)
         else:
             from apps.runners.chat_app import execute_chat_run, prepare_chat_run
 
-            kwargs = await sync_to_async(load_request)(payload)
-            prepared = await sync_to_async(prepare_chat_run)(**kwargs, ids=ids)
+            kwargs = await db_sync_to_async(load_request)(payload)
+            prepared = await db_sync_to_async(prepare_chat_run)(**kwargs, ids=ids)
             await execute_chat_run(prepared, writer)
     except Exception as exc:  # anything before the runner took over: tell the waiting client
         code, status, message = stream_error_body(exc)

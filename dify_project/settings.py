@@ -51,8 +51,6 @@ RUNTIME_MODE = "scaled" if (DATABASE_URL or REDIS_URL) else "embedded"
 
 if DATABASE_URL:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
-    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 else:
     DATABASES = {
         "default": {
@@ -65,7 +63,12 @@ else:
             },
         }
     }
+# Connections are reused (also by the async database pool, see dify_project/db.py) and health-checked.
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default="") or None}
+# Threads (hence at most this many connections per process) for database work of async views and runs.
+DB_ASYNC_THREADS = env.int("DB_ASYNC_THREADS", default=8)
 
 if REDIS_URL:
     CACHES = {
@@ -151,7 +154,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "dify_project.middleware.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -18,7 +18,6 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
@@ -37,6 +36,7 @@ from apps.runs.errors import stream_error_body
 from apps.runs.ids import RunIds
 from apps.runs.launch import launch, stream_response
 from dify_project.api.errors import ApiError, InvalidParam
+from dify_project.db import db_sync_to_async
 
 logger = logging.getLogger(__name__)
 
@@ -242,7 +242,7 @@ async def execute_chat_run(prepared: PreparedChat, writer: RunWriter) -> ChatRes
     from providers.services.invocation import llm_stream
 
     identity = prepared.identity
-    opening = asyncio.get_running_loop().create_task(sync_to_async(_insert_opening)(prepared))
+    opening = asyncio.get_running_loop().create_task(db_sync_to_async(_insert_opening)(prepared))
     started = time.perf_counter()
     answer: list[str] = []
     stopped = asyncio.Event()
@@ -302,7 +302,7 @@ async def execute_chat_run(prepared: PreparedChat, writer: RunWriter) -> ChatRes
         metadata["annotation_reply"] = direct.annotation_reply
     try:
         await opening
-        await sync_to_async(_record_end)(prepared, text, usage, latency, metadata, error, thought_id)
+        await db_sync_to_async(_record_end)(prepared, text, usage, latency, metadata, error, thought_id)
     except Exception:
         logger.exception("could not record message %s", identity.message_id)
     if error is not None:
@@ -345,7 +345,7 @@ async def _direct_answer(prepared: PreparedChat) -> DirectAnswer | None:
     hit = await annotation_match(app=prepared.app, query=query)
     if hit is None:
         return None
-    account_name = await sync_to_async(_record_hit)(prepared, hit)
+    account_name = await db_sync_to_async(_record_hit)(prepared, hit)
     return DirectAnswer(
         text=hit.content,
         annotation_reply={"id": hit.annotation_id, "account": {"id": hit.account_id, "name": account_name}},
@@ -476,7 +476,7 @@ async def run_chat_request(
     if app.mode == AppMode.AGENT_CHAT and not streaming:
         raise InvalidParam("Agent Chat App does not support blocking mode")
     ids = RunIds()
-    prepared = await sync_to_async(prepare_chat_run)(
+    prepared = await db_sync_to_async(prepare_chat_run)(
         app=app,
         end_user=end_user,
         account_id=account_id,

@@ -6,13 +6,13 @@ import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.tokens import hash_token, new_opaque_token
 from dify_project.api.errors import ApiError, NotFound
+from dify_project.db import db_sync_to_async
 from workflows import engine as wf
 from workflows.models import HumanInputForm, WorkflowPause
 
@@ -38,7 +38,7 @@ def _form_timeout() -> timedelta:
 
 async def record_pause(*, prepared: PreparedRun, final: wf.RunPaused) -> dict[str, Any]:
     """Store the engine state and one form per waiting node; return the events and ``workflow_paused`` data."""
-    forms = await sync_to_async(_store)(prepared, final)
+    forms = await db_sync_to_async(_store)(prepared, final)
     identity = prepared.identity
     events = []
     reasons = []

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import logging
 
-from asgiref.sync import sync_to_async
-
 from apps.models import Conversation
 from apps.runs.launch import detach
+from dify_project.db import db_sync_to_async
 
 logger = logging.getLogger(__name__)
 
@@ -65,14 +64,14 @@ def schedule_auto_name(
 ) -> None:
     async def name_it() -> None:
         title = await generate_title(tenant_id=tenant_id, provider=provider, model=model, query=query)
-        await Conversation.objects.filter(id=conversation_id).aupdate(name=title)
+        await db_sync_to_async(Conversation.objects.filter(id=conversation_id).update)(name=title)
 
     detach(name_it())
 
 
 async def conversation_auto_name(*, conversation: Conversation) -> Conversation:
     """Name a conversation now from its first message (the rename endpoint's ``auto_generate``)."""
-    first = await conversation.messages.order_by("created_at").afirst()
+    first = await db_sync_to_async(conversation.messages.order_by("created_at").first)()
     if first is None:
         return conversation
     title = await generate_title(
@@ -82,5 +81,5 @@ async def conversation_auto_name(*, conversation: Conversation) -> Conversation:
         query=first.query,
     )
     conversation.name = title
-    await sync_to_async(conversation.save)(update_fields=["name", "updated_at"])
+    await db_sync_to_async(conversation.save)(update_fields=["name", "updated_at"])
     return conversation

@@ -13,12 +13,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from apps.models import Message
+from dify_project.db import db_sync_to_async
 from files.models import ToolFile, UploadFile
 from workflows import engine as wf
 
@@ -139,7 +139,7 @@ class ConversationMemoryPort:
     """Chat history for LLM nodes with memory: the conversation's earlier turns, oldest first."""
 
     async def history(self, *, conversation_id: str, max_messages: int | None) -> list[wf.PromptMessage]:
-        return await sync_to_async(self._history)(conversation_id, max_messages)
+        return await db_sync_to_async(self._history)(conversation_id, max_messages)
 
     @staticmethod
     def _history(conversation_id: str, max_messages: int | None) -> list[wf.PromptMessage]:
@@ -170,7 +170,7 @@ class StorageFilePort:
 
     async def download(self, file: wf.File) -> bytes:
         if file.transfer_method in ("local_file", "tool_file") and file.related_id:
-            return await sync_to_async(self._read_stored)(file)
+            return await db_sync_to_async(self._read_stored)(file)
         url = file.fetch_url
         if not url:
             raise ValueError(f"file {file.filename or file.id} has no content to read")
@@ -192,7 +192,7 @@ class StorageFilePort:
             return handle.read()
 
     async def save(self, *, content: bytes, mime_type: str, filename: str | None = None) -> wf.File:
-        return await sync_to_async(self._save)(content, mime_type, filename)
+        return await db_sync_to_async(self._save)(content, mime_type, filename)
 
     def _save(self, content: bytes, mime_type: str, filename: str | None) -> wf.File:
         extension = mimetypes.guess_extension(mime_type or "") or ".bin"

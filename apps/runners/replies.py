@@ -15,11 +15,11 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.core.cache import cache
 from django.db.models import F
 
 from apps.models import App, AppAnnotationHitHistory, AppAnnotationSetting, MessageAnnotation
+from dify_project.db import db_sync_to_async
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ async def _vectors(
     from providers.services.invocation import embed
 
     keys = [_vector_key(provider, model, text) for text in texts]
-    cached = await sync_to_async(cache.get_many)(keys)
+    cached = await db_sync_to_async(cache.get_many)(keys)
     missing = [i for i, key in enumerate(keys) if key not in cached]
     if missing:
         result = await embed(
@@ -78,14 +78,14 @@ async def _vectors(
         )
         fresh = {keys[i]: list(vector) for i, vector in zip(missing, result.embeddings, strict=True)}
         if input_type == "document":
-            await sync_to_async(cache.set_many)(fresh, VECTOR_TTL)
+            await db_sync_to_async(cache.set_many)(fresh, VECTOR_TTL)
         cached.update(fresh)
     return [cached[key] for key in keys]
 
 
 async def annotation_match(*, app: App, query: str) -> AnnotationHit | None:
     """The annotation answering ``query``, or None (reply off, nothing close enough, or embedding failed)."""
-    setting, candidates = await sync_to_async(_candidates)(str(app.id))
+    setting, candidates = await db_sync_to_async(_candidates)(str(app.id))
     if setting is None or not candidates or not query.strip():
         return None
     provider, model = setting.embedding_provider_name, setting.embedding_model_name

@@ -6,10 +6,9 @@ import json
 import logging
 import re
 
-from asgiref.sync import sync_to_async
-
 from apps import exceptions as errors
 from apps.models import App, AppMode, Message
+from dify_project.db import db_sync_to_async
 
 logger = logging.getLogger(__name__)
 
@@ -56,9 +55,9 @@ async def suggested_questions(*, app: App, message: Message) -> list[str]:
     """Three questions, or ``[]`` when the model cannot give them (Dify answers 200 with an empty list)."""
     from providers.services.invocation import default_model, llm_invoke
 
-    if not await sync_to_async(_feature_enabled)(app):
+    if not await db_sync_to_async(_feature_enabled)(app):
         raise errors.SuggestedQuestionsDisabled()
-    history, provider, model = await sync_to_async(_context)(message)
+    history, provider, model = await db_sync_to_async(_context)(message)
     if not provider or not model:
         chosen = await default_model(tenant_id=str(app.tenant_id), model_type="llm")
         if chosen is None:

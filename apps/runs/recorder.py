@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -24,6 +23,7 @@ from django.utils import timezone
 from apps.models import Conversation, Message
 from apps.runners.files import message_files_create
 from apps.runs.wire import NodeRecord, RunTally
+from dify_project.db import db_sync_to_async
 from workflows.models import (
     ConversationVariable,
     WorkflowAppLog,
@@ -88,7 +88,7 @@ class RunRecorder:
 
     def start(self) -> None:
         if not self.rows.existing:
-            self._opening = asyncio.get_running_loop().create_task(sync_to_async(self._insert_opening)())
+            self._opening = asyncio.get_running_loop().create_task(db_sync_to_async(self._insert_opening)())
 
     async def opened(self) -> None:
         if self._opening is not None:
@@ -131,7 +131,7 @@ class RunRecorder:
         batch, self._pending = self._pending, []
         self._last_flush = asyncio.get_running_loop().time()
         if batch:
-            await sync_to_async(self._insert_nodes)(batch)
+            await db_sync_to_async(self._insert_nodes)(batch)
 
     def _insert_nodes(self, batch: list[NodeRecord]) -> None:
         r = self.rows
@@ -172,7 +172,7 @@ class RunRecorder:
         if self._flusher is not None:
             await self._flusher
         batch, self._pending = self._pending, []
-        await sync_to_async(self._write_end)(end, tally, batch)
+        await db_sync_to_async(self._write_end)(end, tally, batch)
 
     def _write_end(self, end: RunEnd, tally: RunTally, batch: list[NodeRecord]) -> None:
         r = self.rows

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from dify_project.api.errors import Forbidden, InvalidParam
+from dify_project.db import db_sync_to_async
 
 _NOT_A_MAPPING = "Invalid JSON payload received or JSON payload is empty."
 
@@ -73,7 +73,7 @@ class AsyncApiView(ApiView):
         self.request = request
         self.headers = self.default_response_headers
         try:
-            await sync_to_async(self._initial_and_parse)(request, *args, **kwargs)
+            await db_sync_to_async(self._initial_and_parse)(request, *args, **kwargs)
             handler = getattr(self, request.method.lower(), None)
             if handler is None or request.method.lower() not in self.http_method_names:
                 handler = self.http_method_not_allowed

@@ -20,10 +20,11 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+
+from dify_project.db import db_sync_to_async
 
 T = TypeVar("T")
 
@@ -97,7 +98,7 @@ async def cached(tenant_id: Any, key: Hashable, load: Callable[[], T]) -> T:
             return entry.value
     else:
         version = await cache.aget(_version_key(tenant))
-    value = await sync_to_async(load, thread_sensitive=True)()
+    value = await db_sync_to_async(load)()
     if len(_entries) >= _MAX_ENTRIES:
         _entries.clear()
     if _generations.get(tenant, 0) == generation:  # not changed while we were loading

@@ -45,9 +45,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from asgiref.sync import sync_to_async
-
 from dify_project.api.errors import ApiError, InvalidParam
+from dify_project.db import db_sync_to_async
 from providers import exceptions as errors
 from providers import selectors
 from providers.models import ModelUsage, UsageStatus
@@ -171,7 +170,7 @@ _pending_writes: set[asyncio.Task[None]] = set()
 async def _record(fields: dict[str, Any], *, wait: bool = True) -> None:
     """Write one meter row off the event loop. `wait=False` (a stream being torn down, perhaps by a
     cancellation): schedule it and return at once."""
-    write = sync_to_async(_write_usage, thread_sensitive=True)
+    write = db_sync_to_async(_write_usage)
     if wait:
         await write(fields)
         return

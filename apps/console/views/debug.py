@@ -8,7 +8,6 @@ import time
 import uuid
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -26,6 +25,7 @@ from apps.service_api.views.generation import run_workflow_request
 from dify_project.api.errors import InvalidParam, NotFound
 from dify_project.api.fields import ResultOut
 from dify_project.api.views import AsyncApiView
+from dify_project.db import db_sync_to_async
 from workflows import engine as wf
 from workflows.models import Workflow, WorkflowNodeExecution
 
@@ -38,7 +38,7 @@ class AsyncAppApiView(AsyncApiView, AppApiView):
     """An async console endpoint about one app (roles and workspace scoping as ``AppApiView``)."""
 
     async def app_of(self, request: Request, app_id: Any) -> App:
-        return await sync_to_async(self.get_app)(request, app_id)
+        return await db_sync_to_async(self.get_app)(request, app_id)
 
 
 class DraftRunIn(serializers.Serializer):
@@ -65,7 +65,7 @@ class DraftWorkflowRunApi(AsyncAppApiView):
     async def post(self, request: Request, app_id: Any) -> Any:
         app = await self.app_of(request, app_id)
         data = self.validate(DraftRunIn, request.data)
-        draft = await sync_to_async(_draft)(app)
+        draft = await db_sync_to_async(_draft)(app)
         run_request = WorkflowRunRequest(
             app=app,
             inputs=data["inputs"],
@@ -89,7 +89,7 @@ class ChatflowDraftRunApi(AsyncAppApiView):
     async def post(self, request: Request, app_id: Any) -> Any:
         app = await self.app_of(request, app_id)
         data = self.validate(ChatflowDraftRunIn, request.data)
-        draft = await sync_to_async(_draft)(app)
+        draft = await db_sync_to_async(_draft)(app)
         run_request = WorkflowRunRequest(
             app=app,
             inputs=data["inputs"],
@@ -195,8 +195,8 @@ class DraftNodeRunApi(AsyncAppApiView):
     async def post(self, request: Request, app_id: Any, node_id: str) -> Response:
         app = await self.app_of(request, app_id)
         data = self.validate(NodeRunIn, request.data)
-        draft = await sync_to_async(_draft)(app)
-        graph = await sync_to_async(graph_for)(draft)
+        draft = await db_sync_to_async(_draft)(app)
+        graph = await db_sync_to_async(graph_for)(draft)
         node = graph.nodes.get(node_id)
         if node is None:
             raise NotFound(f"Node {node_id} not found in the draft.")
@@ -242,7 +242,7 @@ class DraftNodeRunApi(AsyncAppApiView):
         except (ValueError, KeyError, wf.InputError) as exc:
             raise InvalidParam(str(exc), params="inputs") from exc
         elapsed = time.time() - started
-        row = await sync_to_async(_record_single_step)(
+        row = await db_sync_to_async(_record_single_step)(
             app, draft, account_id, node, result, error, elapsed, started
         )
         return Response(
@@ -294,10 +294,12 @@ class DebugChatApi(AsyncAppApiView):
         data = self.validate(DebugChatIn, request.data)
         override = None
         if data.get("model_config"):
-            validated = await sync_to_async(model_config_validate)(mode=app.mode, config=data["model_config"])
+            validated = await db_sync_to_async(model_config_validate)(
+                mode=app.mode, config=data["model_config"]
+            )
             override = model_config_to_dict(validated)
         elif app.app_model_config_id:
-            config = await sync_to_async(lambda: app.app_model_config.config)()
+            config = await db_sync_to_async(lambda: app.app_model_config.config)()
             override = model_config_to_dict(config)
         payload = {
             "inputs": data["inputs"],
@@ -329,4 +331,4 @@ class ChatMessagesApi(DebugChatApi):
     async def get(self, request: Request, app_id: Any) -> Response:
         view = logs.ChatMessageListApi()
         view.request = request
-        return await sync_to_async(view.get)(request, app_id)
+        return await db_sync_to_async(view.get)(request, app_id)

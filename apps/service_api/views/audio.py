@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import PurePath
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiResponse, OpenApiTypes, extend_schema
 from rest_framework import serializers
@@ -18,6 +17,7 @@ from apps.models import App, AppMode, Message
 from apps.service_api.views.generation import AsyncServiceApiView
 from dify_project.api.errors import ApiError, InvalidParam, NotFound
 from dify_project.api.parsers import SafeJSONParser
+from dify_project.db import db_sync_to_async
 
 AUDIO_EXTENSIONS = {"mp3", "mp4", "mpeg", "mpga", "m4a", "wav", "webm", "amr"}
 AUDIO_MAX_BYTES = 30 * 1024 * 1024
@@ -78,7 +78,7 @@ class AudioToTextApi(AsyncServiceApiView):
         from providers.services.invocation import api_error_for, speech2text
 
         app = self.app(request)
-        features = await sync_to_async(_features)(app)
+        features = await db_sync_to_async(_features)(app)
         if not (features.get("speech_to_text") or {}).get("enabled"):
             raise ApiError("Speech to text is not enabled for this app.", code="speech_to_text_disabled")
         await self.end_user(request, request.data.get("user"), required=False)
@@ -94,7 +94,7 @@ class AudioToTextApi(AsyncServiceApiView):
         chosen = await _default(str(app.tenant_id), "speech2text")
         if chosen is None:
             raise SpeechToTextNotSupported()
-        content = await sync_to_async(uploaded.read)()
+        content = await db_sync_to_async(uploaded.read)()
         try:
             result = await speech2text(
                 tenant_id=str(app.tenant_id),
@@ -130,16 +130,16 @@ class TextToAudioApi(AsyncServiceApiView):
 
         app = self.app(request)
         data = self.validate(TextToAudioIn, request.data)
-        features = await sync_to_async(_features)(app)
+        features = await db_sync_to_async(_features)(app)
         speech = features.get("text_to_speech") or {}
         if not speech.get("enabled"):
             raise InvalidParam("TTS is not enabled.")
         end_user = await self.end_user(request, data.get("user"), required=False)
         text = data.get("text") or ""
         if data.get("message_id"):
-            message = await Message.objects.filter(
-                id=data["message_id"], app=app, from_end_user=end_user
-            ).afirst()
+            message = await db_sync_to_async(
+                Message.objects.filter(id=data["message_id"], app=app, from_end_user=end_user).first
+            )()
             if message is None:
                 raise NotFound("Message Not Exists.")
             text = message.answer

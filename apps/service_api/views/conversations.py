@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from asgiref.sync import sync_to_async
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,6 +13,7 @@ from apps.service_api.base import ServiceApiView
 from apps.services import conversations as service
 from dify_project.api.pagination import paginate
 from dify_project.api.views import AsyncApiView
+from dify_project.db import db_sync_to_async
 
 
 class ConversationListApi(ServiceApiView):
@@ -65,14 +65,14 @@ class ConversationNameApi(AsyncApiView):
         app = ServiceApiView.app(request)
         ServiceApiView.require_chat(app)
         data = self.validate(s.RenameIn, request.data)
-        end_user = await sync_to_async(ServiceApiView.end_user)(request, data.get("user"), required=False)
-        conversation = await sync_to_async(service.conversation_get)(
+        end_user = await db_sync_to_async(ServiceApiView.end_user)(request, data.get("user"), required=False)
+        conversation = await db_sync_to_async(service.conversation_get)(
             app=app, end_user=end_user, conversation_id=str(conversation_id)
         )
         if data.get("auto_generate"):
             conversation = await conversation_auto_name(conversation=conversation)
         else:
-            conversation = await sync_to_async(service.conversation_rename)(
+            conversation = await db_sync_to_async(service.conversation_rename)(
                 conversation=conversation, name=data["name"].strip()
             )
         return Response(s.conversation_out(conversation))

@@ -6,7 +6,6 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -32,6 +31,7 @@ from apps.service_api.base import ServiceApiView
 from apps.services.end_users import end_user_get_or_create
 from dify_project.api.errors import ApiError, InvalidParam, NotFound
 from dify_project.api.views import AsyncApiView
+from dify_project.db import db_sync_to_async
 
 SSE = OpenApiResponse(description="`text/event-stream` of Dify's events when `response_mode` is `streaming`")
 
@@ -48,7 +48,7 @@ class AsyncServiceApiView(AsyncApiView):
     async def end_user(request: Request, user: Any, *, required: bool = True) -> Any:
         if user in (None, "") and required:
             raise InvalidParam("Arg user must be provided.", params="user")
-        return await sync_to_async(end_user_get_or_create)(
+        return await db_sync_to_async(end_user_get_or_create)(
             app=request.user.app, user=str(user) if user else None
         )
 
@@ -106,7 +106,7 @@ async def run_workflow_request(
     request: Request, run_request: WorkflowRunRequest, *, streaming: bool, chat: bool
 ) -> Response | Any:
     ids = RunIds()
-    prepared = await sync_to_async(prepare_workflow_run)(run_request, ids)
+    prepared = await db_sync_to_async(prepare_workflow_run)(run_request, ids)
     identity = prepared.identity
     keys = [identity.task_id, identity.workflow_run_id]
     if identity.message_id:
@@ -283,7 +283,9 @@ class WorkflowEventsApi(AsyncServiceApiView):
 async def _run_of_app(app: Any, run_id: str) -> Any:
     from workflows.models import WorkflowRun
 
-    run = await WorkflowRun.objects.filter(id=run_id, app_id=app.id, tenant_id=app.tenant_id).afirst()
+    run = await db_sync_to_async(
+        WorkflowRun.objects.filter(id=run_id, app_id=app.id, tenant_id=app.tenant_id).first
+    )()
     if run is None:
         raise NotFound("Workflow run not found.")
     return run
@@ -358,7 +360,7 @@ class HumanInputFormApi(AsyncServiceApiView):
 
     @extend_schema(responses={200: OpenApiResponse(description="the form")})
     async def get(self, request: Request, form_token: str) -> Response:
-        form = await sync_to_async(human_input.form_get)(token=form_token)
+        form = await db_sync_to_async(human_input.form_get)(token=form_token)
         if str(form.pause.workflow_run.app_id) != str(self.app(request).id):
             raise NotFound("Form not found.")
         return Response(human_input.form_definition(form))
@@ -368,13 +370,13 @@ class HumanInputFormApi(AsyncServiceApiView):
         app = self.app(request)
         data = self.validate(HumanInputFormIn, request.data)
         await self.end_user(request, data.get("user"))
-        form = await sync_to_async(human_input.form_get)(token=form_token)
+        form = await db_sync_to_async(human_input.form_get)(token=form_token)
         if str(form.pause.workflow_run.app_id) != str(app.id):
             raise NotFound("Form not found.")
-        form = await sync_to_async(human_input.form_submit)(
+        form = await db_sync_to_async(human_input.form_submit)(
             token=form_token, action=data["action"], inputs=data["inputs"]
         )
-        prepared = await sync_to_async(human_input.prepare_resume)(form=form, app_id=str(app.id))
+        prepared = await db_sync_to_async(human_input.prepare_resume)(form=form, app_id=str(app.id))
         identity = prepared.identity
         keys = [identity.task_id, identity.workflow_run_id] + (
             [identity.message_id] if identity.message_id else []
@@ -399,7 +401,7 @@ class SuggestedQuestionsApi(AsyncServiceApiView):
         app = self.app(request)
         self.require_chat(app)
         end_user = await self.end_user(request, request.query_params.get("user"))
-        message = await sync_to_async(message_get_for_user)(
+        message = await db_sync_to_async(message_get_for_user)(
             app=app, end_user=end_user, message_id=str(message_id)
         )
         return Response({"result": "success", "data": await suggested_questions(app=app, message=message)})
