@@ -13,7 +13,7 @@ from typing import Any
 from celery import shared_task
 
 
-@shared_task(name="apps.run_app", queue="workflow", acks_late=False, ignore_result=True)
+@shared_task(name="apps.run_app", acks_late=False, ignore_result=True)
 def run_app(payload: dict[str, Any]) -> None:
     asyncio.run(execute_payload(payload))
 

@@ -107,6 +107,9 @@ SSE_PING_INTERVAL = env.float("SSE_PING_INTERVAL", default=10.0)
 # HTTP-request nodes may not reach loopback/private/link-local addresses (an SSRF guard, as Dify's proxy).
 HTTP_REQUEST_BLOCK_PRIVATE_NETWORKS = env.bool("HTTP_REQUEST_BLOCK_PRIVATE_NETWORKS", default=True)
 SERVICE_API_QUERY_MAX_LENGTH = env.int("SERVICE_API_QUERY_MAX_LENGTH", default=100_000)
+# Knowledge search: `auto` picks sqlite-vec on SQLite and pgvector on PostgreSQL when they load, else exact
+# cosine search in the database; `sqlite-vec`, `pgvector` or `exact` force one.
+VECTOR_STORE = env.str("VECTOR_STORE", default="auto")
 
 # --- Celery --------------------------------------------------------------------------------------
 
@@ -127,6 +130,11 @@ CELERY_TASK_IGNORE_RESULT = CELERY_RESULT_BACKEND is None
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Each domain's tasks on its own queue, so workers can be sized per kind of work.
+CELERY_TASK_ROUTES = {
+    "apps.run_app": {"queue": "workflow"},
+    "knowledge.*": {"queue": "indexing"},
+}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 

@@ -287,3 +287,8 @@ class ModelUsage(TenantScopedModel):
 
     def __str__(self) -> str:
         return f"{self.provider} / {self.model_name}: {self.total_tokens} tokens"
+
+
+# Custom API tool providers belong to this app (table `providers_apitoolprovider`); importing them here
+# registers the model with Django.
+from providers.tools.models import ApiToolProvider  # noqa: E402, F401

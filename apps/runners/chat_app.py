@@ -85,6 +85,28 @@ class PreparedChat:
     auto_name: bool
     files: list[dict[str, Any]] = field(default_factory=list)
     moderation: Moderation | None = None
+    history: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def dataset_ids(self) -> list[str]:
+        holder = (self.config.get("dataset_configs") or {}).get("datasets") or {}
+        items = holder.get("datasets") if isinstance(holder, dict) else holder
+        return [
+            str(item["dataset"]["id"])
+            for item in items or []
+            if isinstance(item, dict)
+            and isinstance(item.get("dataset"), dict)
+            and item["dataset"].get("id")
+            and item["dataset"].get("enabled", True)
+        ]
+
+    def retrieval_query(self) -> str:
+        """Chat apps search with the user's query; completion apps with the input Dify's
+        ``dataset_query_variable`` names."""
+        if self.app.mode == AppMode.COMPLETION:
+            variable = self.config.get("dataset_query_variable") or ""
+            return str((self.message.inputs or {}).get(variable) or "") if variable else ""
+        return self.message.query or ""
 
 
 def _model_settings(config: dict[str, Any]) -> tuple[str, str, dict[str, Any], list[str] | None]:
@@ -165,13 +187,14 @@ def prepare_chat_run(
             from_account_id=account_id,
         )
     conversation_id = str(conversation.id if conversation else new_conversation.id)
+    history = _history(conversation)
     prompt = build_prompt(
         app_mode=app.mode,
         config=config,
         inputs=inputs,
         query=query,
         context=None,
-        history=_history(conversation),
+        history=history,
         files=files,
     )
     message = Message(
@@ -219,7 +242,44 @@ def prepare_chat_run(
         and app.mode != AppMode.COMPLETION,
         files=files,
         moderation=Moderation.from_config(config, tenant_id=str(app.tenant_id)),
+        history=history,
     )
+
+
+async def _add_context(prepared: PreparedChat) -> list[dict[str, Any]]:
+    """Search the app's datasets and rebuild the prompt with what was found (Dify leaves the context
+    block out when nothing is found). Answers Dify's ``retriever_resources``."""
+    from knowledge.retrieval_port import retrieve_context
+
+    query = prepared.retrieval_query()
+    if not prepared.dataset_ids or not query.strip():
+        return []
+    model = prepared.config.get("model") or {}
+    context, resources = await retrieve_context(
+        tenant_id=str(prepared.app.tenant_id),
+        app_id=str(prepared.app.id),
+        dataset_configs=prepared.config.get("dataset_configs") or {},
+        query=query,
+        user=prepared.user_key,
+        model={
+            "provider": prepared.provider,
+            "name": prepared.model,
+            "completion_params": model.get("completion_params") or {},
+        },
+        retriever_from="dev" if prepared.message.invoke_from in ("debugger", "explore") else "api",
+    )
+    if context:
+        prompt = build_prompt(
+            app_mode=prepared.app.mode,
+            config=prepared.config,
+            inputs=prepared.message.inputs or {},
+            query=prepared.message.query or "",
+            context=context,
+            history=prepared.history,
+            files=prepared.files,
+        )
+        prepared.prompt_messages = prompt.messages
+    return resources
 
 
 def _insert_opening(prepared: PreparedChat) -> None:
@@ -252,7 +312,10 @@ async def execute_chat_run(prepared: PreparedChat, writer: RunWriter) -> ChatRes
     usage = None
     error: ApiError | None = None
     direct = await _direct_answer(prepared)
+    resources: list[dict[str, Any]] = []
     try:
+        if direct is None:
+            resources = await _add_context(prepared)
         if prepared.agent:
             writer.publish(_thought_event(identity, thought_id, ""))
         if direct is not None:
@@ -297,7 +360,11 @@ async def execute_chat_run(prepared: PreparedChat, writer: RunWriter) -> ChatRes
         answer = [replacement]
     latency = time.perf_counter() - started
     text = "".join(answer)
-    metadata: dict[str, Any] = {"usage": _usage_dict(usage, latency), "retriever_resources": []}
+    show_sources = bool((prepared.config.get("retriever_resource") or {}).get("enabled"))
+    metadata: dict[str, Any] = {
+        "usage": _usage_dict(usage, latency),
+        "retriever_resources": resources if show_sources else [],
+    }
     if direct is not None and direct.annotation_reply is not None:
         metadata["annotation_reply"] = direct.annotation_reply
     try:
@@ -426,6 +493,7 @@ def _record_end(
     now = timezone.now()
     fields: dict[str, Any] = {
         "answer": answer,
+        "message": prepared.prompt_messages,  # the prompt as sent, with any retrieved context
         "provider_response_latency": latency,
         "message_metadata": metadata,
         "status": "error" if error else "normal",

@@ -1,5 +1,6 @@
-"""The engine's ports, implemented for one workspace: models through ``providers``, conversation memory
-and files through our tables, HTTP and code through the engine's own in-process implementations.
+"""The engine's ports, implemented for one workspace: models and tools through ``providers``, retrieval
+through ``knowledge``, conversation memory and files through our tables, HTTP and code through the
+engine's own in-process implementations.
 
 Built per run (cheap: plain objects); the expensive parts (the model runtime, HTTP pools) are
 process-wide and shared.
@@ -20,6 +21,8 @@ from django.core.files.storage import default_storage
 from apps.models import Message
 from dify_project.db import db_sync_to_async
 from files.models import ToolFile, UploadFile
+from knowledge.retrieval_port import TenantRetrievalPort
+from providers.tools.port import TenantToolPort
 from workflows import engine as wf
 
 _code_port = wf.SubprocessCodePort()
@@ -238,10 +241,13 @@ class StorageFilePort:
 def ports_for_run(
     *, tenant_id: str, user_id: str, user: str | None, conversation_id: str | None, source: dict[str, Any]
 ) -> wf.Ports:
+    files = StorageFilePort(tenant_id=tenant_id, user_id=user_id, conversation_id=conversation_id)
     return wf.Ports(
         models=TenantModelPort(tenant_id=tenant_id, user=user, source=source),
+        retrieval=TenantRetrievalPort(tenant_id=tenant_id, user=user, app_id=source.get("app_id")),
+        tools=TenantToolPort(tenant_id=tenant_id, user=user, files=files),
         memory=ConversationMemoryPort(),
-        files=StorageFilePort(tenant_id=tenant_id, user_id=user_id, conversation_id=conversation_id),
+        files=files,
         http=_http_port(),
         code=_code_port,
     )

@@ -28,6 +28,7 @@ from apps.models import (
     TagBinding,
 )
 from apps.services.api_keys import api_key_delete
+from apps.services.app_datasets import app_datasets_clear, app_datasets_sync, dataset_ids_of_graph
 from apps.services.model_config import model_config_defaults, model_config_save
 from apps.services.sites import site_create
 from workflows.models import Workflow
@@ -141,6 +142,9 @@ def app_publish_workflow(
     app.workflow = workflow
     app.updated_by = account.id
     app.save(update_fields=["workflow", "updated_by", "updated_at"])
+    app_datasets_sync(
+        tenant_id=app.tenant_id, app_id=app.id, dataset_ids=dataset_ids_of_graph(workflow.graph)
+    )
     return workflow
 
 
@@ -169,4 +173,5 @@ def app_delete(*, app: App) -> None:
     App.objects.filter(id=app.id).update(app_model_config=None, workflow=None)
     AppModelConfig.objects.filter(**scope).delete()
     workflows_delete_for_app(tenant_id=app.tenant_id, app_id=app.id)
+    app_datasets_clear(tenant_id=app.tenant_id, app_id=app.id)
     App.objects.filter(id=app.id).delete()

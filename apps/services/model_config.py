@@ -24,6 +24,7 @@ from django.db import transaction
 
 from accounts.models import Account
 from apps.models import App, AppMode, AppModelConfig
+from apps.services.app_datasets import app_datasets_sync, dataset_ids_of_config
 from dify_project.api.errors import InvalidParam
 
 logger = logging.getLogger(__name__)
@@ -376,6 +377,7 @@ def model_config_save(*, app: App, account: Account | None, config: Mapping[str,
     app.app_model_config = row
     app.updated_by = account.id if account else app.updated_by
     app.save(update_fields=["app_model_config", "updated_by", "updated_at"])
+    app_datasets_sync(tenant_id=app.tenant_id, app_id=app.id, dataset_ids=dataset_ids_of_config(row.config))
     return row
 
 
