@@ -110,6 +110,9 @@ SERVICE_API_QUERY_MAX_LENGTH = env.int("SERVICE_API_QUERY_MAX_LENGTH", default=1
 # Knowledge search: `auto` picks sqlite-vec on SQLite and pgvector on PostgreSQL when they load, else exact
 # cosine search in the database; `sqlite-vec`, `pgvector` or `exact` force one.
 VECTOR_STORE = env.str("VECTOR_STORE", default="auto")
+# Connections to model providers per process (each streaming answer holds one while it streams).
+MODEL_HTTP_MAX_CONNECTIONS = env.int("MODEL_HTTP_MAX_CONNECTIONS", default=2048)
+MODEL_HTTP_MAX_KEEPALIVE = env.int("MODEL_HTTP_MAX_KEEPALIVE", default=128)
 
 # --- Celery --------------------------------------------------------------------------------------
 

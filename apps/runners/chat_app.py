@@ -1,4 +1,5 @@
-"""Running chat, agent-chat (without tools) and completion apps: prompt, one model call, Dify's events.
+"""Running chat, agent-chat and completion apps: prompt, the model call (the tools loop of
+``agent_chat`` for an agent with tools), Dify's events.
 
 ``prepare_chat_run`` reads and checks everything (inputs against the form, the conversation, history)
 before any row is written. ``execute_chat_run`` streams the model's answer as ``message`` (or
@@ -26,8 +27,18 @@ from rest_framework.response import Response
 
 from apps import exceptions as errors
 from apps.models import App, AppMode, Conversation, EndUser, Message, MessageAgentThought
+from apps.runners.agent_chat import (
+    AgentOutcome,
+    AgentTool,
+    Thought,
+    agent_tools_of,
+    max_rounds,
+    prepare_tools,
+    run_agent,
+)
 from apps.runners.files import build_files, message_files_create
 from apps.runners.inputs import validate_inputs
+from apps.runners.ports import StorageFilePort
 from apps.runners.prompts import build_prompt, render
 from apps.runners.replies import AnnotationHit, Moderation, annotation_match, record_annotation_hit
 from apps.runs import control, remote
@@ -37,6 +48,7 @@ from apps.runs.ids import RunIds
 from apps.runs.launch import launch, stream_response
 from dify_project.api.errors import ApiError, InvalidParam
 from dify_project.db import db_sync_to_async
+from providers.tools.port import TenantToolPort
 
 logger = logging.getLogger(__name__)
 
@@ -313,12 +325,17 @@ async def execute_chat_run(prepared: PreparedChat, writer: RunWriter) -> ChatRes
     error: ApiError | None = None
     direct = await _direct_answer(prepared)
     resources: list[dict[str, Any]] = []
+    thoughts: list[Thought] | None = None
     try:
         if direct is None:
             resources = await _add_context(prepared)
-        if prepared.agent:
+        tools = await _agent_tools(prepared) if prepared.agent and direct is None else {}
+        if prepared.agent and not tools:
             writer.publish(_thought_event(identity, thought_id, ""))
-        if direct is not None:
+        if tools:  # the tools loop records its own thoughts, one per round
+            outcome = await _run_agent(prepared, writer, tools, stopped)
+            answer, usage, thoughts = [outcome.answer], outcome.usage, outcome.thoughts
+        elif direct is not None:
             # An annotation or a moderation preset answers; Dify streams it like model output.
             answer.append(direct.text)
             writer.publish({**identity.envelope(message_event), "answer": direct.text})
@@ -369,7 +386,9 @@ async def execute_chat_run(prepared: PreparedChat, writer: RunWriter) -> ChatRes
         metadata["annotation_reply"] = direct.annotation_reply
     try:
         await opening
-        await db_sync_to_async(_record_end)(prepared, text, usage, latency, metadata, error, thought_id)
+        await db_sync_to_async(_record_end)(
+            prepared, text, usage, latency, metadata, error, thought_id, thoughts
+        )
     except Exception:
         logger.exception("could not record message %s", identity.message_id)
     if error is not None:
@@ -377,7 +396,7 @@ async def execute_chat_run(prepared: PreparedChat, writer: RunWriter) -> ChatRes
         envelope.pop("task_id", None)
         writer.publish({**envelope, "code": error.code, "status": error.status, "message": error.message})
     else:
-        if prepared.agent:
+        if prepared.agent and thoughts is None:
             writer.publish(_thought_event(identity, thought_id, text))
         writer.publish({**identity.envelope("message_end"), "metadata": metadata, "files": []})
     await writer.close()
@@ -431,6 +450,92 @@ def _record_hit(prepared: PreparedChat, hit: AnnotationHit) -> str:
     )
     account = Account.objects.filter(id=hit.account_id).only("name").first() if hit.account_id else None
     return account.name if account else ""
+
+
+async def _agent_tools(prepared: PreparedChat) -> dict[str, AgentTool]:
+    configured = agent_tools_of(prepared.config)
+    if not configured:
+        return {}
+    return await prepare_tools(_tool_port(prepared), configured)
+
+
+def _tool_port(prepared: PreparedChat) -> TenantToolPort:
+    message = prepared.message
+    files = StorageFilePort(
+        tenant_id=str(prepared.app.tenant_id),
+        user_id=str(message.from_end_user_id or message.from_account_id or ""),
+        conversation_id=prepared.identity.conversation_id,
+    )
+    return TenantToolPort(tenant_id=str(prepared.app.tenant_id), user=prepared.user_key, files=files)
+
+
+async def _run_agent(
+    prepared: PreparedChat, writer: RunWriter, tools: dict[str, AgentTool], stopped: asyncio.Event
+) -> AgentOutcome:
+    from providers.services.invocation import llm_stream
+
+    identity = prepared.identity
+
+    def open_stream(*, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> Any:
+        return llm_stream(
+            tenant_id=str(prepared.app.tenant_id),
+            provider=prepared.provider,
+            model=prepared.model,
+            messages=messages,
+            parameters=prepared.parameters,
+            tools=tools,
+            stop=prepared.stop,
+            user=prepared.user_key,
+            source={"app_id": str(prepared.app.id), "message_id": identity.message_id},
+        )
+
+    return await run_agent(
+        llm_stream=open_stream,
+        port=_tool_port(prepared),
+        tools=tools,
+        messages=prepared.prompt_messages,
+        rounds=max_rounds(prepared.config),
+        user=prepared.user_key,
+        publish_text=lambda text: writer.publish({**identity.envelope("agent_message"), "answer": text}),
+        publish_thought=lambda thought: writer.publish(_agent_thought_event(identity, thought)),
+        stopped=stopped,
+    )
+
+
+def _agent_thought_event(identity: ChatIdentity, thought: Thought) -> dict[str, Any]:
+    body = identity.envelope("agent_thought")
+    body.update(
+        id=thought.id,
+        position=thought.position,
+        thought=thought.thought,
+        observation=thought.observation,
+        tool=thought.tool,
+        tool_labels=thought.tool_labels,
+        tool_input=thought.tool_input,
+        message_files=thought.message_files,
+    )
+    return body
+
+
+def _thought_row(message_id: Any, thought: Thought) -> MessageAgentThought:
+    usage = thought.usage
+    return MessageAgentThought(
+        id=thought.id,
+        message_id=message_id,
+        position=thought.position,
+        thought=thought.thought,
+        tool=thought.tool,
+        tool_labels=thought.tool_labels,
+        tool_meta=thought.tool_meta,
+        tool_input=thought.tool_input,
+        observation=thought.observation,
+        answer=thought.thought,
+        message_files=thought.message_files,
+        tokens=usage.total_tokens if usage else 0,
+        latency=thought.latency,
+        total_price=Decimal(str(usage.total_price)) if usage else Decimal(0),
+        currency=usage.currency if usage else "USD",
+    )
 
 
 def _thought_event(identity: ChatIdentity, thought_id: str, thought: str) -> dict[str, Any]:
@@ -488,6 +593,7 @@ def _record_end(
     metadata: dict[str, Any],
     error: ApiError | None,
     thought_id: str,
+    thoughts: list[Thought] | None = None,
 ) -> None:
     message = prepared.message
     now = timezone.now()
@@ -513,7 +619,11 @@ def _record_end(
         )
     with transaction.atomic():
         Message.objects.filter(id=message.id).update(**fields)
-        if prepared.agent:
+        if thoughts:
+            MessageAgentThought.objects.bulk_create(
+                [_thought_row(message.id, thought) for thought in thoughts]
+            )
+        elif prepared.agent:
             MessageAgentThought.objects.create(
                 id=thought_id,
                 message_id=message.id,

@@ -12,9 +12,10 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import httpx2
 from django.conf import settings
 
-from providers.runtime import InMemoryCooldownStore, LoadBalancer, ModelRuntime
+from providers.runtime import HttpPool, InMemoryCooldownStore, LoadBalancer, ModelRuntime, Timeouts
 from providers.services.cooldown import CacheCooldownStore
 
 T = TypeVar("T")
@@ -32,7 +33,16 @@ def _build_runtime() -> ModelRuntime:
     # Load-balancing round robin and cooldowns must be shared by every process when there are several
     # (scaled mode, Redis): keep them in the cache there, as Dify does. One process: keep them in memory.
     store = CacheCooldownStore() if _shared_cache() else InMemoryCooldownStore()
-    return ModelRuntime(balancer=LoadBalancer(store))
+    # Every open stream holds one upstream connection: the pool bounds concurrent model calls per process.
+    limits = httpx2.Limits(
+        max_connections=settings.MODEL_HTTP_MAX_CONNECTIONS,
+        max_keepalive_connections=settings.MODEL_HTTP_MAX_KEEPALIVE,
+        keepalive_expiry=30.0,
+    )
+    timeouts = Timeouts()
+    return ModelRuntime(
+        balancer=LoadBalancer(store), timeouts=timeouts, http=HttpPool(limits=limits, timeouts=timeouts)
+    )
 
 
 def model_runtime() -> ModelRuntime:

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import httpx
 import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import Tenant
+from apps.models import App
 from tests import factories
+from tests.providers_django.given import openai_values, provider_credential
+from tests.service_api.configs import CHAT_CONFIG
 
 
 @pytest.fixture
@@ -53,3 +57,21 @@ def owner_of():
     from accounts.selectors import tenant_owner
 
     return lambda app: tenant_owner(tenant=app.tenant)
+
+
+@pytest.fixture
+def setup(live_asgi, fake_llm):
+    """A workspace with the loopback model as its OpenAI provider; ``setup(mode, config)`` makes an app
+    there and answers it with an httpx client of the live server, authenticated with the app's key."""
+    tenant = factories.tenant_factory()
+    factories.member_factory(tenant=tenant, role="owner")
+    provider_credential(tenant=tenant, provider="openai", values=openai_values(fake_llm))
+
+    def make(mode: str = "chat", config: dict | None = None) -> tuple[App, httpx.Client]:
+        app = factories.app_factory(tenant=tenant, mode=mode, config=config or CHAT_CONFIG)
+        key = factories.api_key_factory(app=app)
+        return app, httpx.Client(
+            base_url=f"{live_asgi.url}/v1", headers={"Authorization": f"Bearer {key}"}, timeout=15
+        )
+
+    return make

@@ -10,25 +10,9 @@ import time
 import httpx
 import pytest
 
-from apps.models import App, Conversation, Message, MessageAgentThought
-from tests import factories
-from tests.providers_django.given import openai_values, provider_credential
+from apps.models import Conversation, Message, MessageAgentThought
+from tests.service_api.configs import CHAT_CONFIG as CONFIG
 from tests.support.fake_llm import Reply
-
-CONFIG = {
-    "model": {
-        "provider": "openai",
-        "name": "gpt-4o-mini",
-        "mode": "chat",
-        "completion_params": {"temperature": 0.3, "max_tokens": 256},
-    },
-    "pre_prompt": "You are a helpful assistant for {{company}}.",
-    "prompt_type": "simple",
-    "user_input_form": [
-        {"text-input": {"label": "Company", "variable": "company", "required": True, "max_length": 20}}
-    ],
-    "opening_statement": "Welcome to {{company}}!",
-}
 
 
 def sent_for(fake_llm, query: str) -> dict:
@@ -43,22 +27,6 @@ def sent_for(fake_llm, query: str) -> dict:
 
 def events_of(response: httpx.Response) -> list[dict]:
     return [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: ")]
-
-
-@pytest.fixture
-def setup(live_asgi, fake_llm):
-    tenant = factories.tenant_factory()
-    factories.member_factory(tenant=tenant, role="owner")
-    provider_credential(tenant=tenant, provider="openai", values=openai_values(fake_llm))
-
-    def make(mode: str = "chat", config: dict | None = None) -> tuple[App, httpx.Client]:
-        app = factories.app_factory(tenant=tenant, mode=mode, config=config or CONFIG)
-        key = factories.api_key_factory(app=app)
-        return app, httpx.Client(
-            base_url=f"{live_asgi.url}/v1", headers={"Authorization": f"Bearer {key}"}, timeout=15
-        )
-
-    return make
 
 
 def test_blocking_chat_sends_difys_prompt_and_records_the_message(setup, fake_llm):
