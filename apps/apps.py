@@ -7,3 +7,6 @@ class AppsConfig(AppConfig):
     label = "llm_apps"
     verbose_name = "LLM apps"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from apps.services import app_cache  # noqa: F401 - connects the signals that keep the app cache fresh

@@ -163,15 +163,17 @@ INSTALLED_APPS = [
     "apps",
 ]
 
+# Django's own middleware, as subclasses that skip the thread round trips Django makes for each hook under
+# ASGI (see dify_project/middleware.py); behaviour is Django's.
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
+    "dify_project.middleware.SecurityMiddleware",
     "dify_project.middleware.StaticFilesMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "dify_project.middleware.SessionMiddleware",
+    "dify_project.middleware.CommonMiddleware",
+    "dify_project.middleware.CsrfViewMiddleware",
+    "dify_project.middleware.AuthenticationMiddleware",
+    "dify_project.middleware.MessageMiddleware",
+    "dify_project.middleware.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "dify_project.urls"

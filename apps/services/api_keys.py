@@ -15,6 +15,7 @@ from accounts.models import Tenant, TenantStatus
 from accounts.tokens import hash_token
 from apps import exceptions as errors
 from apps.models import ApiToken, App
+from apps.services.app_cache import cached_app
 
 MAX_KEYS_PER_RESOURCE = 10
 _ALPHABET = string.ascii_letters + string.digits
@@ -88,9 +89,7 @@ def api_key_resolve(*, plain: str, scope: str) -> ResolvedKey:
 
 def app_for_key(*, resolved: ResolvedKey) -> App:
     """The app of an app key, refusing a deleted, abnormal or API-disabled app and an archived workspace."""
-    app = (
-        App.objects.select_related("tenant").filter(id=resolved.app_id, tenant_id=resolved.tenant_id).first()
-    )
+    app = cached_app(app_id=resolved.app_id, tenant_id=resolved.tenant_id)
     if app is None:
         raise errors.AppNotFound("The app no longer exists.", code="forbidden", status=403)
     if app.status != "normal":

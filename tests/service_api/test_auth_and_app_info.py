@@ -72,6 +72,7 @@ def test_a_dataset_key_is_not_an_app_key(chat_app):
 )
 def test_disabled_or_abnormal_app_is_403(chat_app, app_client, change, message):
     client = app_client(chat_app)
+    assert client.get("/v1/info").status_code == 200  # the process now holds a copy of the app
     for field, value in change.items():
         setattr(chat_app, field, value)
     chat_app.save()
@@ -82,6 +83,7 @@ def test_disabled_or_abnormal_app_is_403(chat_app, app_client, change, message):
 
 def test_archived_workspace_is_403(chat_app, app_client):
     client = app_client(chat_app)
+    assert client.get("/v1/info").status_code == 200
     chat_app.tenant.status = TenantStatus.ARCHIVE
     chat_app.tenant.save()
     response = client.get("/v1/info")
@@ -113,6 +115,25 @@ def test_parameters_of_a_chat_app_come_from_its_model_config(chat_app, app_clien
     ]
     assert params["suggested_questions_after_answer"] == {"enabled": False}
     assert params["system_parameters"]["file_size_limit"] == 15
+
+
+def test_a_new_model_config_is_served_at_once(chat_app, app_client):
+    from apps.services.model_config import model_config_save
+
+    client = app_client(chat_app)
+    assert client.get("/v1/parameters").json()["opening_statement"] == "Hello!"
+    config = {**chat_app.app_model_config.config, "opening_statement": "Welcome back!"}
+    model_config_save(app=chat_app, account=None, config=config)
+    assert client.get("/v1/parameters").json()["opening_statement"] == "Welcome back!"
+
+
+def test_a_deleted_app_stops_answering_at_once(chat_app, app_client):
+    from apps.services.apps_crud import app_delete
+
+    client = app_client(chat_app)
+    assert client.get("/v1/info").status_code == 200
+    app_delete(app=chat_app)
+    assert client.get("/v1/info").status_code in (401, 403)
 
 
 def test_parameters_of_a_workflow_app_come_from_its_start_node(workflow_app, app_client):

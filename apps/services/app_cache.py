@@ -1,0 +1,92 @@
+"""A per-process copy of the apps the Service API serves, checked against a version in the shared cache.
+
+Every Service API call starts from its app (and the app's workspace and model config): three joined
+tables, read once per request. The rows change rarely, so each process keeps the last copy it read
+and a version per app and per workspace lives in Django's cache (Redis in the scaled mode, so every
+process sees a bump at once). Saving or deleting an app, its workspace or a model config bumps the version
+(signals below), and the next request reads the rows again. Callers get their own copy of the object, so
+nothing they set leaks into another request.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from typing import Any
+
+from django.core.cache import cache
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from accounts.models import Tenant
+from apps.models import App, AppModelConfig
+
+_VERSION_SECONDS = 24 * 3600
+_MAX_APPS = 2048  # copies kept per process; the oldest go first
+
+_lock = threading.Lock()
+_copies: dict[str, tuple[tuple[Any, Any], App]] = {}
+
+
+def _app_key(app_id: Any) -> str:
+    return f"app-cache:app:{app_id}"
+
+
+def _tenant_key(tenant_id: Any) -> str:
+    return f"app-cache:tenant:{tenant_id}"
+
+
+def _versions(app_id: str, tenant_id: str) -> tuple[Any, Any]:
+    keys = (_app_key(app_id), _tenant_key(tenant_id))
+    found = cache.get_many(keys)
+    missing = [key for key in keys if key not in found]
+    for key in missing:
+        # First sight of this app or workspace: start a version, or take the one another process set.
+        cache.add(key, time.time_ns(), _VERSION_SECONDS)
+    if missing:
+        found = cache.get_many(keys)
+    return found.get(keys[0]), found.get(keys[1])
+
+
+def cached_app(*, app_id: str, tenant_id: str) -> App | None:
+    """The app (with its workspace and current model config loaded) or None when it does not exist."""
+    versions = _versions(str(app_id), str(tenant_id))
+    held = _copies.get(str(app_id))
+    if held is not None and held[0] == versions and None not in versions:
+        return copy.copy(held[1])
+    app = (
+        App.objects.select_related("tenant", "app_model_config")
+        .filter(id=app_id, tenant_id=tenant_id)
+        .first()
+    )
+    if app is None:
+        return None
+    with _lock:
+        if len(_copies) >= _MAX_APPS:
+            _copies.pop(next(iter(_copies)))
+        _copies[str(app_id)] = (versions, app)
+    return copy.copy(app)
+
+
+def forget_app(app_id: Any) -> None:
+    cache.set(_app_key(app_id), time.time_ns(), _VERSION_SECONDS)
+
+
+def forget_tenant(tenant_id: Any) -> None:
+    cache.set(_tenant_key(tenant_id), time.time_ns(), _VERSION_SECONDS)
+
+
+@receiver([post_save, post_delete], sender=App, dispatch_uid="app_cache_app")
+def _app_changed(sender: Any, instance: App, **kwargs: Any) -> None:
+    forget_app(instance.id)
+
+
+@receiver([post_save, post_delete], sender=AppModelConfig, dispatch_uid="app_cache_model_config")
+def _model_config_changed(sender: Any, instance: AppModelConfig, **kwargs: Any) -> None:
+    forget_app(instance.app_id)
+
+
+@receiver([post_save, post_delete], sender=Tenant, dispatch_uid="app_cache_tenant")
+def _tenant_changed(sender: Any, instance: Tenant, **kwargs: Any) -> None:
+    forget_tenant(instance.id)
