@@ -11,6 +11,7 @@ Code reads ``django.conf.settings``, never ``os.environ``.
 
 from __future__ import annotations
 
+import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -67,6 +68,10 @@ else:
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default="") or None}
+if not DATABASE_URL and not DATABASES["default"]["TEST"]["NAME"]:
+    # Tests on SQLite use a file like the embedded mode does (WAL, busy timeout), not Django's default
+    # shared-cache memory database, whose table locks fail at once where a file database would wait.
+    DATABASES["default"]["TEST"]["NAME"] = str(VAR_DIR / f"test_db_{os.getpid()}.sqlite3")
 # Threads (hence at most this many connections per process) for database work of async views and runs.
 DB_ASYNC_THREADS = env.int("DB_ASYNC_THREADS", default=8)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -137,3 +138,11 @@ def live_asgi(transactional_db: None) -> Iterator[LiveAsgiServer]:
     """A running server for end-to-end tests over real sockets (SSE streaming, Dify's SDK)."""
     with LiveAsgiServer() as server:
         yield server
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Django drops a file test database but not SQLite's WAL companions: remove them too."""
+    name = settings.DATABASES["default"].get("TEST", {}).get("NAME") or ""
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") and name.endswith(".sqlite3"):
+        for suffix in ("-wal", "-shm"):
+            Path(name + suffix).unlink(missing_ok=True)

@@ -40,7 +40,14 @@ from apps.runners.files import build_files, message_files_create
 from apps.runners.inputs import validate_inputs
 from apps.runners.ports import StorageFilePort
 from apps.runners.prompts import build_prompt, render
-from apps.runners.replies import AnnotationHit, Moderation, annotation_match, record_annotation_hit
+from apps.runners.replies import (
+    AnnotationCandidates,
+    AnnotationHit,
+    Moderation,
+    annotation_candidates,
+    annotation_match,
+    record_annotation_hit,
+)
 from apps.runs import control, remote
 from apps.runs.bus import RunWriter
 from apps.runs.errors import stream_error_body
@@ -98,6 +105,7 @@ class PreparedChat:
     files: list[dict[str, Any]] = field(default_factory=list)
     moderation: Moderation | None = None
     history: list[tuple[str, str]] = field(default_factory=list)
+    annotations: AnnotationCandidates | None = None  # read with the set-up; None for completion apps
 
     @property
     def dataset_ids(self) -> list[str]:
@@ -255,6 +263,7 @@ def prepare_chat_run(
         files=files,
         moderation=Moderation.from_config(config, tenant_id=str(app.tenant_id)),
         history=history,
+        annotations=annotation_candidates(str(app.id)) if app.mode != AppMode.COMPLETION else None,
     )
 
 
@@ -428,7 +437,7 @@ async def _direct_answer(prepared: PreparedChat) -> DirectAnswer | None:
             return DirectAnswer(text=preset)
     if prepared.app.mode == AppMode.COMPLETION:
         return None
-    hit = await annotation_match(app=prepared.app, query=query)
+    hit = await annotation_match(app=prepared.app, query=query, prefetched=prepared.annotations)
     if hit is None:
         return None
     account_name = await db_sync_to_async(_record_hit)(prepared, hit)

@@ -47,7 +47,11 @@ def _cosine(a: list[float], b: list[float]) -> float:
     return dot / norm if norm else 0.0
 
 
-def _candidates(app_id: str) -> tuple[AppAnnotationSetting | None, list[tuple[str, str, str, str | None]]]:
+AnnotationCandidates = tuple[AppAnnotationSetting | None, list[tuple[str, str, str, str | None]]]
+
+
+def annotation_candidates(app_id: str) -> AnnotationCandidates:
+    """The app's reply setting and its annotated questions (sync: read with the rest of a run's set-up)."""
     setting = AppAnnotationSetting.objects.filter(app_id=app_id, enabled=True).first()
     if setting is None or not setting.embedding_model_name:
         return None, []
@@ -83,9 +87,14 @@ async def _vectors(
     return [cached[key] for key in keys]
 
 
-async def annotation_match(*, app: App, query: str) -> AnnotationHit | None:
-    """The annotation answering ``query``, or None (reply off, nothing close enough, or embedding failed)."""
-    setting, candidates = await db_sync_to_async(_candidates)(str(app.id))
+async def annotation_match(
+    *, app: App, query: str, prefetched: AnnotationCandidates | None = None
+) -> AnnotationHit | None:
+    """The annotation answering ``query``, or None (reply off, nothing close enough, or embedding failed).
+    ``prefetched`` is ``annotation_candidates``'s answer when the caller already read it."""
+    if prefetched is None:
+        prefetched = await db_sync_to_async(annotation_candidates)(str(app.id))
+    setting, candidates = prefetched
     if setting is None or not candidates or not query.strip():
         return None
     provider, model = setting.embedding_provider_name, setting.embedding_model_name
