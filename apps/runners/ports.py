@@ -19,6 +19,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from apps.models import Message
+from apps.runners.agent_node import TenantAgentPort
 from dify_project.db import db_sync_to_async
 from files.models import ToolFile, UploadFile
 from knowledge.retrieval_port import TenantRetrievalPort
@@ -242,10 +243,12 @@ def ports_for_run(
     *, tenant_id: str, user_id: str, user: str | None, conversation_id: str | None, source: dict[str, Any]
 ) -> wf.Ports:
     files = StorageFilePort(tenant_id=tenant_id, user_id=user_id, conversation_id=conversation_id)
+    tools = TenantToolPort(tenant_id=tenant_id, user=user, files=files)
     return wf.Ports(
         models=TenantModelPort(tenant_id=tenant_id, user=user, source=source),
         retrieval=TenantRetrievalPort(tenant_id=tenant_id, user=user, app_id=source.get("app_id")),
-        tools=TenantToolPort(tenant_id=tenant_id, user=user, files=files),
+        tools=tools,
+        agents=TenantAgentPort(tenant_id=tenant_id, user=user, tools=tools, source=source),
         memory=ConversationMemoryPort(),
         files=files,
         http=_http_port(),

@@ -231,7 +231,15 @@ class AgentNode(Node):
     def configure(self, data: Mapping[str, Any]) -> None:
         self.strategy_provider = get_str(data, "agent_strategy_provider_name")
         self.strategy = get_str(data, "agent_strategy_name", required=True)
-        self.parameters = _parse_tool_parameters(data.get("agent_parameters"), "agent_parameters")
+        parameters = _parse_tool_parameters(data.get("agent_parameters"), "agent_parameters")
+        # Dify's agent node renders constant strings as templates too (`query: {type: constant, value:
+        # "{{#sys.query#}}"}` is how its editor saves the query).
+        self.parameters = {
+            name: ("mixed", compile_template(value))
+            if kind == "constant" and isinstance(value, str)
+            else (kind, value)
+            for name, (kind, value) in parameters.items()
+        }
 
     def references(self) -> list[Selector]:
         return _parameter_selectors(self.parameters)
