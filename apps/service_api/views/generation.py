@@ -28,7 +28,7 @@ from apps.runs.launch import follow_response, launch, stream_response
 from apps.service_api import serializers as s
 from apps.service_api.authentication import AppKeyAuthentication
 from apps.service_api.base import ServiceApiView
-from apps.services.end_users import end_user_get_or_create
+from apps.services.end_users import end_user_get_or_create, end_user_remembered
 from dify_project.api.errors import ApiError, InvalidParam, NotFound
 from dify_project.api.views import AsyncApiView
 from dify_project.db import db_sync_to_async
@@ -48,8 +48,9 @@ class AsyncServiceApiView(AsyncApiView):
     async def end_user(request: Request, user: Any, *, required: bool = True) -> Any:
         if user in (None, "") and required:
             raise InvalidParam("Arg user must be provided.", params="user")
-        return await db_sync_to_async(end_user_get_or_create)(
-            app=request.user.app, user=str(user) if user else None
+        app, name = request.user.app, str(user) if user else None
+        return end_user_remembered(app=app, user=name) or await db_sync_to_async(end_user_get_or_create)(
+            app=app, user=name
         )
 
 
