@@ -8,6 +8,18 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dify_project.settings")
 # Django must be set up before the routing modules import models.
 django_asgi_app = get_asgi_application()
 
+from django.core import signals  # noqa: E402
+from django.db import close_old_connections, reset_queries  # noqa: E402
+
+# Under ASGI, Django runs a request's sync work on a thread of that request's own (asgiref's
+# ThreadSensitiveContext). At request start that thread is new and holds no connection, so Django's
+# request_started receivers have nothing to do; running them would create the thread at once and keep it for
+# the request's whole life: one idle thread per open stream. Database work from async code runs on
+# dify_project.db's pool, which applies the connection lifetime rules before each call; request_finished
+# still closes whatever a request's own thread opened.
+signals.request_started.disconnect(close_old_connections)
+signals.request_started.disconnect(reset_queries)
+
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from dify_project.routing import websocket_urlpatterns  # noqa: E402
