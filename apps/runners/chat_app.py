@@ -323,7 +323,18 @@ async def execute_chat_run(prepared: PreparedChat, writer: RunWriter) -> ChatRes
     from providers.services.invocation import llm_stream
 
     identity = prepared.identity
-    opening = asyncio.get_running_loop().create_task(db_sync_to_async(_insert_opening)(prepared))
+    loop = asyncio.get_running_loop()
+    opening: asyncio.Task | None = None
+
+    def open_records() -> asyncio.Task:
+        # The conversation and message rows are written beside the run, not before it: on the plain model
+        # path once the first piece of the answer is out (at the second piece, or at the end), so the insert
+        # never delays the first token.
+        nonlocal opening
+        if opening is None:
+            opening = loop.create_task(db_sync_to_async(_insert_opening)(prepared))
+        return opening
+
     started = time.perf_counter()
     answer: list[str] = []
     stopped = asyncio.Event()
@@ -336,6 +347,8 @@ async def execute_chat_run(prepared: PreparedChat, writer: RunWriter) -> ChatRes
     resources: list[dict[str, Any]] = []
     thoughts: list[Thought] | None = None
     try:
+        if direct is not None or prepared.agent:
+            open_records()
         if direct is None:
             resources = await _add_context(prepared)
         tools = await _agent_tools(prepared) if prepared.agent and direct is None else {}
@@ -367,6 +380,11 @@ async def execute_chat_run(prepared: PreparedChat, writer: RunWriter) -> ChatRes
                     if text:
                         answer.append(text)
                         writer.publish({**identity.envelope(message_event), "answer": text})
+                        # Let the readers forward it now: chunks that arrived together would otherwise all
+                        # be parsed before the event loop turns to the response.
+                        await asyncio.sleep(0)
+                        if len(answer) > 1:
+                            open_records()
             if not stopped.is_set():
                 usage = stream.result.usage
     except Exception as exc:  # the model failed: Dify streams an error event and keeps the message
@@ -394,7 +412,7 @@ async def execute_chat_run(prepared: PreparedChat, writer: RunWriter) -> ChatRes
     if direct is not None and direct.annotation_reply is not None:
         metadata["annotation_reply"] = direct.annotation_reply
     try:
-        await opening
+        await open_records()
         await db_sync_to_async(_record_end)(
             prepared, text, usage, latency, metadata, error, thought_id, thoughts
         )
