@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import mimetypes
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import PurePath
 from typing import IO
 
@@ -131,6 +133,16 @@ def file_upload(
 
 def file_open(upload: UploadFile) -> IO[bytes]:
     return default_storage.open(upload.key, "rb")
+
+
+async def file_chunks(handle: IO[bytes], block_size: int = 256 * 1024) -> AsyncIterator[bytes]:
+    """A file's bytes for an ASGI response, read in worker threads: Django would otherwise read a sync
+    file into one list in memory before sending a byte."""
+    try:
+        while chunk := await asyncio.to_thread(handle.read, block_size):
+            yield chunk
+    finally:
+        await asyncio.to_thread(handle.close)
 
 
 def file_read(upload: UploadFile) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.handlers.asgi import ASGIRequest
 from django.http import FileResponse
 from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -13,7 +14,7 @@ from apps.service_api import serializers as s
 from apps.service_api.base import ServiceApiView
 from files import exceptions as file_errors
 from files.models import UploadFile
-from files.services import file_open, file_upload
+from files.services import file_chunks, file_open, file_upload
 
 
 def upload_out(upload: UploadFile) -> dict:
@@ -65,11 +66,11 @@ class FilePreviewApi(ServiceApiView):
         if not MessageFile.objects.filter(upload_file=upload, message__app=app).exists():
             raise file_errors.FileAccessDenied()
         as_attachment = request.query_params.get("as_attachment", "").lower() in ("1", "true", "yes")
+        handle = file_open(upload)
         response = FileResponse(
-            file_open(upload),
-            content_type=upload.mime_type,
-            as_attachment=as_attachment,
-            filename=upload.name,
+            handle, content_type=upload.mime_type, as_attachment=as_attachment, filename=upload.name
         )
+        if isinstance(request._request, ASGIRequest):
+            response.streaming_content = file_chunks(handle)  # headers above still come from the file
         response["Cache-Control"] = "max-age=3600"
         return response
