@@ -36,6 +36,23 @@ def describe_mode() -> str:
     )
 
 
+def raise_open_files_limit(wanted: int = 65536) -> tuple[int, int]:
+    """Lift the soft limit on open files towards the hard one: each open stream holds two sockets (client
+    and model), and the usual soft default of 1024 would cap the process at ~500 streams."""
+    try:
+        import resource
+    except ImportError:  # not on POSIX
+        return (-1, -1)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            pass
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
 def _die_with_parent() -> None:
     """Linux: the worker gets SIGTERM when this process dies, even by a signal that skips ``finally``
     (uvicorn re-raises SIGTERM after its graceful shutdown)."""
@@ -65,6 +82,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.stdout.write(describe_mode())
+        soft, _ = raise_open_files_limit()
+        if soft != -1:
+            self.stdout.write(f"open files limit: {soft}")
         if not options["no_migrate"]:
             call_command("migrate", interactive=False, verbosity=0)
             self.stdout.write("database migrated")
