@@ -26,6 +26,7 @@ from django.db import transaction
 from accounts.models import Account, Tenant
 from apps.models import App, AppMode
 from apps.services.apps_crud import app_create
+from apps.services.dsl_datasets import resolve_graph_datasets
 from apps.services.model_config import model_config_save, model_config_to_dict
 from dify_project.api.errors import ApiError, NotFound
 from workflows.dsl import CURRENT_DSL_VERSION, DslDocument, DslError, ImportStatus, dump_yaml, parse_dsl
@@ -168,11 +169,13 @@ def _apply(
         app.save()
     if document.mode in AppMode.workflow_modes():
         workflow = document.workflow
+        graph = copy.deepcopy(workflow.get("graph") or {})
+        document.warnings.extend(resolve_graph_datasets(graph=graph, tenant_id=tenant.id))
         workflow_draft_sync(
             tenant_id=tenant.id,
             app_id=app.id,
             mode=document.mode,
-            graph=workflow.get("graph") or {},
+            graph=graph,
             features=workflow.get("features") or {},
             unique_hash=None,
             account_id=account.id,

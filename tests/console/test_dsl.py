@@ -422,3 +422,99 @@ def test_check_dependencies_reports_unknown_plugins(owner_client):
     assert [d["value"]["marketplace_plugin_unique_identifier"] for d in leaked["leaked_dependencies"]] == [
         "someone/unknown:1.0@def"
     ]
+
+
+def _dify_encrypted(dataset_id: str, tenant_id: str) -> str:
+    """A dataset id as Dify's export writes it (AES-CBC, key SHA-256 of the workspace id, PKCS7, base64)."""
+    import base64
+    import hashlib
+
+    from cryptography.hazmat.primitives import padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    key = hashlib.sha256(tenant_id.encode()).digest()
+    padder = padding.PKCS7(128).padder()
+    padded = padder.update(dataset_id.encode()) + padder.finalize()
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).encryptor()
+    return base64.b64encode(encryptor.update(padded) + encryptor.finalize()).decode()
+
+
+def _retrieval_graph(dataset_ids: list[str]) -> dict:
+    return {
+        "nodes": [
+            {"id": "start", "data": {"type": "start", "title": "Start", "variables": []}},
+            {
+                "id": "kr",
+                "data": {
+                    "type": "knowledge-retrieval",
+                    "title": "Docs",
+                    "query_variable_selector": ["sys", "user_id"],
+                    "dataset_ids": dataset_ids,
+                    "retrieval_mode": "multiple",
+                    "multiple_retrieval_config": {"top_k": 2},
+                },
+            },
+            {"id": "end", "data": {"type": "end", "title": "End", "outputs": []}},
+        ],
+        "edges": [
+            {"id": "e1", "source": "start", "target": "kr", "sourceHandle": "source"},
+            {"id": "e2", "source": "kr", "target": "end", "sourceHandle": "source"},
+        ],
+    }
+
+
+def test_knowledge_references_resolve_to_this_workspaces_datasets(owner_client, tenant, owner):
+    from knowledge.services.datasets import dataset_create
+    from tests import factories
+
+    ours = dataset_create(tenant=tenant, account_id=owner.id, name="Ours", indexing_technique="economy")
+    mine_encrypted = dataset_create(
+        tenant=tenant, account_id=owner.id, name="Exported by Dify", indexing_technique="economy"
+    )
+    elsewhere = factories.tenant_factory(name="Elsewhere")
+    theirs = dataset_create(
+        tenant=elsewhere, account_id=owner.id, name="Theirs", indexing_technique="economy"
+    )
+    ids = [
+        str(ours.id),  # a plain id of ours: kept
+        _dify_encrypted(str(mine_encrypted.id), str(tenant.id)),  # encrypted for this workspace: decrypted
+        str(theirs.id),  # another workspace's: dropped
+        _dify_encrypted(str(ours.id), str(elsewhere.id)),  # encrypted for another workspace: dropped
+    ]
+    response = _import(owner_client, _workflow_yaml(_retrieval_graph(ids)))
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert any("2 knowledge base reference(s)" in w and w.startswith("Docs") for w in body["warnings"])
+    draft = Workflow.objects.get(app_id=body["app_id"], version="draft")
+    node = next(n for n in draft.graph["nodes"] if n["id"] == "kr")
+    assert node["data"]["dataset_ids"] == [str(ours.id), str(mine_encrypted.id)]
+
+
+@pytest.mark.parametrize("kind", ["trigger-webhook", "trigger-schedule", "trigger-plugin"])
+def test_a_workflow_started_by_a_trigger_imports_and_exports_blanking_its_endpoint(owner_client, kind):
+    trigger = {
+        "id": "trigger",
+        "data": {
+            "type": kind,
+            "title": "Trigger",
+            "webhook_url": "https://dify.example/triggers/webhook/abc",
+            "subscription_id": "sub-1",
+            "mode": "visual",
+            "frequency": "daily",
+        },
+    }
+    graph = {
+        "nodes": [trigger, {"id": "end", "data": {"type": "end", "title": "End", "outputs": []}}],
+        "edges": [{"id": "e1", "source": "trigger", "target": "end", "sourceHandle": "source"}],
+    }
+    response = _import(owner_client, _workflow_yaml(graph))
+    assert response.status_code == 200, response.json()
+    assert response.json()["status"] == "completed"
+    exported = yaml.safe_load(_export(owner_client, response.json()["app_id"]))
+    data = exported["workflow"]["graph"]["nodes"][0]["data"]
+    if kind == "trigger-webhook":
+        assert data["webhook_url"] == ""
+    if kind == "trigger-plugin":
+        assert data["subscription_id"] == ""
+    if kind == "trigger-schedule":
+        assert data["config"]["frequency"] == "daily" and data["config"]["timezone"] == "UTC"

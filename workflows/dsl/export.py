@@ -37,6 +37,15 @@ def _sanitize_file_default(value: Any) -> Any:
     return {k: v for k, v in value.items() if k not in LOCAL_FILE_ID_KEYS}
 
 
+# Dify resets a schedule trigger's configuration on export (the importer sets its own schedule).
+SCHEDULE_DEFAULT_CONFIG = {
+    "mode": "visual",
+    "frequency": "daily",
+    "visual_config": {"time": "12:00 AM", "on_minute": 0, "weekdays": ["sun"], "monthly_days": [1]},
+    "timezone": "UTC",
+}
+
+
 def _scrub_node(data: dict[str, Any], include_secret: bool) -> None:
     node_type = data.get("type")
     if not include_secret and node_type == "tool":
@@ -46,11 +55,15 @@ def _scrub_node(data: dict[str, Any], include_secret: bool) -> None:
         for tool in tools:
             if isinstance(tool, dict):
                 tool.pop("credential_id", None)
+    # The blanked keys are blanked where present (never added), so an export re-imports to an equal graph.
     if node_type == "trigger-webhook":
-        data["webhook_url"] = ""
-        data["webhook_debug_url"] = ""
-    if node_type == "trigger-plugin":
+        for key in ("webhook_url", "webhook_debug_url"):
+            if key in data:
+                data[key] = ""
+    if node_type == "trigger-plugin" and "subscription_id" in data:
         data["subscription_id"] = ""
+    if node_type == "trigger-schedule":
+        data["config"] = copy.deepcopy(SCHEDULE_DEFAULT_CONFIG)
     for variable in data.get("variables") or [] if isinstance(data.get("variables"), list) else []:
         if (
             isinstance(variable, dict)

@@ -28,7 +28,7 @@ from .graph import Graph, Scope
 from .limits import Limits
 from .mocks import Mocks
 from .nodes.base import NodeResult
-from .nodes.flow import StartNode
+from .nodes.flow import StartNode, TriggerNode
 from .pool import CONVERSATION, ENVIRONMENT, SYSTEM, VariablePool
 from .ports import Ports
 from .values import coerce_declared, from_plain, normalize, to_plain
@@ -265,6 +265,9 @@ def build_pool(
         )
         for name, value in prepared.items():
             pool.set(graph.root_id, name, value)
+    elif isinstance(start, TriggerNode):
+        for name, value in user_inputs.items():
+            pool.set(graph.root_id, name, normalize(value))
     return pool
 
 

@@ -24,7 +24,8 @@ from .nodes.containers import LoopNode
 from .pool import RESERVED_PREFIXES
 from .templates import Selector
 
-ROOT_TYPES = frozenset({"start"})
+# Dify picks the first of these in list order; other roots, and what only they reach, never run.
+ROOT_TYPES = frozenset({"start", "trigger-webhook", "trigger-schedule", "trigger-plugin"})
 NOTE_TYPE = "custom-note"
 
 

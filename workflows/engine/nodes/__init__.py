@@ -11,7 +11,17 @@ from .assigner import VariableAssignerV1Node, VariableAssignerV2Node
 from .base import Node, NodeContext, NodeResult
 from .containers import IterationNode, LoopNode
 from .external import AgentNode, DocumentExtractorNode, HumanInputNode, KnowledgeRetrievalNode, ToolNode
-from .flow import AnswerNode, EndNode, IterationStartNode, LoopEndNode, LoopStartNode, StartNode
+from .flow import (
+    AnswerNode,
+    EndNode,
+    IterationStartNode,
+    LoopEndNode,
+    LoopStartNode,
+    StartNode,
+    TriggerPluginNode,
+    TriggerScheduleNode,
+    TriggerWebhookNode,
+)
 from .http import HttpRequestNode
 from .llm import LLMNode, ParameterExtractorNode, QuestionClassifierNode
 from .logic import IfElseNode, ListOperatorNode, VariableAggregatorNode
@@ -21,6 +31,9 @@ _SIMPLE: dict[str, type[Node]] = {
     cls.type: cls
     for cls in (
         StartNode,
+        TriggerWebhookNode,
+        TriggerScheduleNode,
+        TriggerPluginNode,
         EndNode,
         AnswerNode,
         IfElseNode,

@@ -153,6 +153,33 @@ def _validate_input(variable: Mapping[str, Any], value: Any) -> Any:
     return value
 
 
+class TriggerNode(Node):
+    """Dify's trigger roots (webhook, schedule, plugin event): a run started by one has its inputs (a
+    webhook's request variables, a plugin event's parameters; nothing for a schedule) in the pool under
+    the node's id, and the node outputs them plus a flattened copy of the pool, as the start node does.
+    Their configuration (URL, cron, subscription) concerns what starts a run, not the run itself."""
+
+    execution = ROOT
+
+    def run(self, ctx: NodeContext) -> NodeResult:
+        node_inputs = ctx.pool.node_values(self.id)
+        outputs = ctx.pool.flatten(unprefixed_node_id=self.id)
+        outputs.update(node_inputs)
+        return NodeResult(outputs=outputs, inputs=node_inputs)
+
+
+class TriggerWebhookNode(TriggerNode):
+    type = "trigger-webhook"
+
+
+class TriggerScheduleNode(TriggerNode):
+    type = "trigger-schedule"
+
+
+class TriggerPluginNode(TriggerNode):
+    type = "trigger-plugin"
+
+
 class EndNode(Node):
     """Workflow-mode output. Streams its outputs in order with "\\n" between them."""
 
