@@ -1,11 +1,10 @@
-"""Knowledge-base references in an imported app file, resolved to this workspace's datasets.
+"""Knowledge-base references in an imported app file, as Dify resolves them.
 
 Dify exports a knowledge-retrieval node's ``dataset_ids`` encrypted (AES-CBC keyed by SHA-256 of the
-exporting workspace's id, IV = the key's first 16 bytes, PKCS7, base64) and, on import, keeps the ids it
-can decrypt with the importing workspace's key and drops the rest. We do the same, and also keep plain
-UUIDs (files exported here, or by a Dify with encryption off); an id is kept only when it names a dataset
-of this workspace. Dropped references are reported as an import warning instead of leaving nodes that
-silently retrieve nothing.
+exporting workspace's id, IV = the key's first 16 bytes, PKCS7, base64). On import it keeps plain UUIDs,
+decrypts the others with the importing workspace's key, and drops what does not decrypt (a file from
+another workspace). We do the same, and report the dropped references as an import warning instead of
+leaving a node that silently retrieves nothing. (Retrieval itself only ever reads the run's workspace.)
 """
 
 from __future__ import annotations
@@ -19,8 +18,6 @@ from typing import Any
 
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
-from knowledge.models import Dataset
 
 
 def _decrypt(value: str, tenant_id: str) -> str | None:
@@ -55,26 +52,17 @@ def _retrieval_nodes(graph: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 def resolve_graph_datasets(*, graph: dict[str, Any], tenant_id: Any) -> list[str]:
     """Rewrite every knowledge-retrieval node's ``dataset_ids`` in place; answers the warnings."""
-    nodes = list(_retrieval_nodes(graph))
-    wanted = {
-        value: _candidate(value, str(tenant_id)) for data in nodes for value in data.get("dataset_ids") or []
-    }
-    owned = {
-        str(pk)
-        for pk in Dataset.objects.for_tenant(tenant_id)
-        .filter(id__in=[v for v in wanted.values() if v])
-        .values_list("id", flat=True)
-    }
     warnings: list[str] = []
-    for data in nodes:
+    for data in _retrieval_nodes(graph):
         original = list(data.get("dataset_ids") or [])
-        kept = [wanted[value] for value in original if wanted.get(value) in owned]
+        resolved = (_candidate(value, str(tenant_id)) for value in original)
+        kept = [value for value in resolved if value]
         data["dataset_ids"] = list(dict.fromkeys(kept))
         dropped = len(original) - len(kept)
         if dropped:
             title = data.get("title") or "knowledge retrieval"
             warnings.append(
-                f"{title}: {dropped} knowledge base reference(s) do not belong to this workspace and were "
-                "removed; choose its knowledge bases again"
+                f"{title}: {dropped} knowledge base reference(s) were exported from another workspace and "
+                "were removed; choose its knowledge bases again"
             )
     return warnings

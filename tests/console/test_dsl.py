@@ -463,7 +463,7 @@ def _retrieval_graph(dataset_ids: list[str]) -> dict:
     }
 
 
-def test_knowledge_references_resolve_to_this_workspaces_datasets(owner_client, tenant, owner):
+def test_knowledge_references_are_decrypted_as_dify_does(owner_client, tenant, owner):
     from knowledge.services.datasets import dataset_create
     from tests import factories
 
@@ -476,10 +476,10 @@ def test_knowledge_references_resolve_to_this_workspaces_datasets(owner_client, 
         tenant=elsewhere, account_id=owner.id, name="Theirs", indexing_technique="economy"
     )
     ids = [
-        str(ours.id),  # a plain id of ours: kept
+        str(ours.id),  # a plain id: kept (retrieval only ever reads the run's workspace)
         _dify_encrypted(str(mine_encrypted.id), str(tenant.id)),  # encrypted for this workspace: decrypted
-        str(theirs.id),  # another workspace's: dropped
-        _dify_encrypted(str(ours.id), str(elsewhere.id)),  # encrypted for another workspace: dropped
+        _dify_encrypted(str(theirs.id), str(elsewhere.id)),  # encrypted for another workspace: dropped
+        "not-an-id",  # neither: dropped
     ]
     response = _import(owner_client, _workflow_yaml(_retrieval_graph(ids)))
     assert response.status_code == 200, response.json()
