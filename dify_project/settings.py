@@ -115,6 +115,8 @@ SERVICE_API_QUERY_MAX_LENGTH = env.int("SERVICE_API_QUERY_MAX_LENGTH", default=1
 # Knowledge search: `auto` picks sqlite-vec on SQLite and pgvector on PostgreSQL when they load, else exact
 # cosine search in the database; `sqlite-vec`, `pgvector` or `exact` force one.
 VECTOR_STORE = env.str("VECTOR_STORE", default="auto")
+# Exported app files carry knowledge-base ids encrypted for this workspace, as Dify's do.
+DSL_EXPORT_ENCRYPT_DATASET_ID = env.bool("DSL_EXPORT_ENCRYPT_DATASET_ID", default=True)
 # Connections to model providers per process (each streaming answer holds one while it streams).
 MODEL_HTTP_MAX_CONNECTIONS = env.int("MODEL_HTTP_MAX_CONNECTIONS", default=2048)
 MODEL_HTTP_MAX_KEEPALIVE = env.int("MODEL_HTTP_MAX_KEEPALIVE", default=128)

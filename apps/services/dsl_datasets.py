@@ -9,27 +9,11 @@ leaving a node that silently retrieves nothing. (Retrieval itself only ever read
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from cryptography.hazmat.primitives import padding
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
-
-def _decrypt(value: str, tenant_id: str) -> str | None:
-    key = hashlib.sha256(str(tenant_id).encode()).digest()
-    try:
-        raw = base64.b64decode(value, validate=True)
-        decryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).decryptor()
-        padded = decryptor.update(raw) + decryptor.finalize()
-        unpadder = padding.PKCS7(128).unpadder()
-        return (unpadder.update(padded) + unpadder.finalize()).decode()
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        return None
+from workflows.dsl.dataset_ids import decrypt_dataset_id
 
 
 def _as_uuid(value: Any) -> str | None:
@@ -40,7 +24,9 @@ def _as_uuid(value: Any) -> str | None:
 
 
 def _candidate(value: Any, tenant_id: str) -> str | None:
-    return _as_uuid(value) or (_as_uuid(_decrypt(value, tenant_id)) if isinstance(value, str) else None)
+    return _as_uuid(value) or (
+        _as_uuid(decrypt_dataset_id(value, tenant_id)) if isinstance(value, str) else None
+    )
 
 
 def _retrieval_nodes(graph: dict[str, Any]) -> Iterator[dict[str, Any]]:

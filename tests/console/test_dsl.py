@@ -518,3 +518,23 @@ def test_a_workflow_started_by_a_trigger_imports_and_exports_blanking_its_endpoi
         assert data["subscription_id"] == ""
     if kind == "trigger-schedule":
         assert data["config"]["frequency"] == "daily" and data["config"]["timezone"] == "UTC"
+
+
+def test_exports_encrypt_dataset_ids_for_this_workspace_and_reimport_here(
+    owner_client, tenant, owner, settings
+):
+    from knowledge.services.datasets import dataset_create
+
+    dataset = dataset_create(tenant=tenant, account_id=owner.id, name="Docs", indexing_technique="economy")
+    app_id = _import(owner_client, _workflow_yaml(_retrieval_graph([str(dataset.id)]))).json()["app_id"]
+    exported = _export(owner_client, app_id)
+    encrypted = yaml.safe_load(exported)["workflow"]["graph"]["nodes"][1]["data"]["dataset_ids"]
+    # Dify's format, readable with this workspace's key only
+    assert encrypted == [_dify_encrypted(str(dataset.id), str(tenant.id))]
+    again = _import(owner_client, exported).json()
+    draft = Workflow.objects.get(app_id=again["app_id"], version="draft")
+    assert draft.graph["nodes"][1]["data"]["dataset_ids"] == [str(dataset.id)]
+    assert again["warnings"] == []
+    settings.DSL_EXPORT_ENCRYPT_DATASET_ID = False
+    plain = yaml.safe_load(_export(owner_client, app_id))["workflow"]["graph"]["nodes"][1]["data"]
+    assert plain["dataset_ids"] == [str(dataset.id)]

@@ -11,7 +11,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import yaml
+from django.conf import settings
 
+from workflows.dsl.dataset_ids import encrypt_dataset_id
 from workflows.dsl.dependencies import dependencies_for, providers_of_graph
 from workflows.models import Workflow
 from workflows.services.variables import environment_variables_for_export
@@ -46,8 +48,12 @@ SCHEDULE_DEFAULT_CONFIG = {
 }
 
 
-def _scrub_node(data: dict[str, Any], include_secret: bool) -> None:
+def _scrub_node(data: dict[str, Any], include_secret: bool, tenant_id: str) -> None:
     node_type = data.get("type")
+    if node_type == "knowledge-retrieval" and settings.DSL_EXPORT_ENCRYPT_DATASET_ID:
+        data["dataset_ids"] = [
+            encrypt_dataset_id(str(value), tenant_id) for value in data.get("dataset_ids") or []
+        ]
     if not include_secret and node_type == "tool":
         data.pop("credential_id", None)
     if not include_secret and node_type == "agent":
@@ -82,7 +88,7 @@ def workflow_block(workflow: Workflow, *, include_secret: bool = False) -> dict[
     graph = copy.deepcopy(workflow.graph or {})
     for node in graph.get("nodes") or []:
         if isinstance(node, dict) and isinstance(node.get("data"), dict):
-            _scrub_node(node["data"], include_secret)
+            _scrub_node(node["data"], include_secret, str(workflow.tenant_id))
     return {
         "graph": graph,
         "features": copy.deepcopy(workflow.features or {}),
