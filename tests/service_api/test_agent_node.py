@@ -1,6 +1,8 @@
-"""Agent nodes in a workflow (Dify's `langgenius/agent/agent` strategies, run in process): the model is
-offered the node's tools, the tool runs with the node's fixed parameters, and the answer is the node's
-`text`; an unknown strategy fails the node with a message naming it."""
+"""Workflows with agent nodes or trigger roots, run through the Service API.
+
+Agent nodes (Dify's `langgenius/agent/agent` strategies, run in process): the model is offered the node's
+tools, the tool runs with the node's fixed parameters, and the answer is the node's `text`; an unknown
+strategy fails the node with a message naming it. A webhook-trigger root takes the run's inputs."""
 
 from __future__ import annotations
 
@@ -82,7 +84,7 @@ def run_flow(live_asgi, fake_llm):
     factories.member_factory(tenant=tenant, role="owner")
     provider_credential(tenant=tenant, provider="openai", values=openai_values(fake_llm))
 
-    def run(graph: dict, question: str) -> dict:
+    def run(graph: dict, question: str, inputs: dict | None = None) -> dict:
         app = factories.app_factory(tenant=tenant, mode=AppMode.WORKFLOW, graph=graph)
         key = factories.api_key_factory(app=app)
         with httpx.Client(
@@ -90,7 +92,11 @@ def run_flow(live_asgi, fake_llm):
         ) as client:
             response = client.post(
                 "/workflows/run",
-                json={"inputs": {"question": question}, "user": "u1", "response_mode": "blocking"},
+                json={
+                    "inputs": inputs if inputs is not None else {"question": question},
+                    "user": "u1",
+                    "response_mode": "blocking",
+                },
             )
         assert response.status_code == 200, response.text
         return response.json()["data"]
@@ -142,3 +148,31 @@ def test_an_unknown_strategy_fails_the_node_naming_it(run_flow):
     data = run_flow(agent_graph("tree_of_thoughts"), "Hi")
     assert data["status"] == "failed"
     assert "tree_of_thoughts" in data["error"]
+
+
+def test_a_workflow_started_by_a_webhook_trigger_runs_through_the_service_api(run_flow):
+    graph = {
+        "nodes": [
+            {
+                "id": "hook",
+                "data": {
+                    "type": "trigger-webhook",
+                    "title": "Webhook",
+                    "method": "POST",
+                    "body": [{"name": "city", "type": "string", "required": True}],
+                },
+            },
+            {
+                "id": "end",
+                "data": {
+                    "type": "end",
+                    "title": "End",
+                    "outputs": [{"variable": "where", "value_selector": ["hook", "city"]}],
+                },
+            },
+        ],
+        "edges": [{"id": "e1", "source": "hook", "target": "end", "sourceHandle": "source"}],
+    }
+    data = run_flow(graph, "unused", inputs={"city": "Lyon"})
+    assert data["status"] == "succeeded", data
+    assert data["outputs"] == {"where": "Lyon"}
