@@ -15,13 +15,14 @@ connection and transaction instead of deadlocking on it.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
 from asgiref.sync import AsyncToSync, sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -34,6 +35,27 @@ def _pool() -> ThreadPoolExecutor:
     if _executor is None:
         _executor = ThreadPoolExecutor(max_workers=settings.DB_ASYNC_THREADS, thread_name_prefix="db")
     return _executor
+
+
+def close_pool() -> None:
+    """Close every pool thread's database connections and stop the pool (tests, before the test database
+    is dropped; a new pool starts on next use)."""
+    global _executor
+    executor, _executor = _executor, None
+    if executor is None:
+        return
+    threads = len(getattr(executor, "_threads", ()))
+    if threads:
+        # One task per thread: each waits until all threads hold one, so none runs two.
+        barrier = threading.Barrier(threads)
+
+        def close_here() -> None:
+            barrier.wait(timeout=10)
+            connections.close_all()
+
+        for future in [executor.submit(close_here) for _ in range(threads)]:
+            future.result(timeout=15)
+    executor.shutdown(wait=True)
 
 
 def db_sync_to_async(function: Callable[P, R]) -> Callable[P, Awaitable[R]]:

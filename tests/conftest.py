@@ -6,6 +6,7 @@ import copy
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -138,6 +139,17 @@ def live_asgi(transactional_db: None) -> Iterator[LiveAsgiServer]:
     """A running server for end-to-end tests over real sockets (SSE streaming, Dify's SDK)."""
     with LiveAsgiServer() as server:
         yield server
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _database_pool_closed_before_teardown(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """The async database pool keeps its connections; close them before the test database is dropped
+    (PostgreSQL refuses to drop a database others are connected to)."""
+    yield
+    from dify_project.db import close_pool
+
+    with django_db_blocker.unblock():
+        close_pool()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
