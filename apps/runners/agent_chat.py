@@ -63,6 +63,34 @@ class AgentTool:
         )
 
 
+@dataclass(frozen=True)
+class AgentModel:
+    """The model an agent calls, and on whose behalf (metering ``source``)."""
+
+    tenant_id: str
+    provider: str
+    model: str
+    parameters: dict[str, Any]
+    stop: list[str] | None
+    user: str | None
+    source: dict[str, Any]
+
+    async def stream(self, *, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> Any:
+        from providers.services.invocation import llm_stream
+
+        return await llm_stream(
+            tenant_id=self.tenant_id,
+            provider=self.provider,
+            model=self.model,
+            messages=messages,
+            parameters=self.parameters,
+            tools=tools,
+            stop=self.stop,
+            user=self.user,
+            source=self.source,
+        )
+
+
 @dataclass
 class Thought:
     """One round, recorded as a ``MessageAgentThought`` row."""
@@ -168,7 +196,7 @@ async def call_tool(
 
 async def run_agent(
     *,
-    llm_stream: Callable[..., Any],
+    model: AgentModel,
     port: TenantToolPort,
     tools: dict[str, AgentTool],
     messages: list[dict[str, Any]],
@@ -178,8 +206,8 @@ async def run_agent(
     publish_thought: Callable[[Thought], None],
     stopped: asyncio.Event,
 ) -> AgentOutcome:
-    """The loop. ``llm_stream(messages=, tools=)`` opens one model stream; events go out through the two
-    publish callbacks as they happen."""
+    """The loop: one model stream per round; events go out through the two publish callbacks as they
+    happen."""
     history = list(messages)
     thoughts: list[Thought] = []
     answers: list[str] = []
@@ -190,7 +218,7 @@ async def run_agent(
         thoughts.append(thought)
         publish_thought(thought)
         started = time.perf_counter()
-        stream = await llm_stream(messages=history, tools=offered or None)
+        stream = await model.stream(messages=history, tools=offered or None)
         text: list[str] = []
         async with stream:
             async for chunk in stream:

@@ -15,7 +15,7 @@ import contextlib
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from apps.runners.agent_chat import AgentTool, Thought, prepare_tools, run_agent
+from apps.runners.agent_chat import AgentModel, AgentTool, Thought, prepare_tools, run_agent
 from providers.tools.port import TenantToolPort
 from workflows.engine.ports import AgentRequest, ToolMessage
 
@@ -63,8 +63,6 @@ class TenantAgentPort:
         self.source = source
 
     async def run(self, request: AgentRequest) -> AsyncIterator[ToolMessage]:
-        from providers.services.invocation import llm_stream
-
         if request.strategy not in STRATEGIES:
             raise AgentStrategyError(
                 f"Agent strategy {request.strategy_provider}/{request.strategy} is not available here "
@@ -86,18 +84,15 @@ class TenantAgentPort:
         stop = params.pop("stop", None) or None
         node_id = str(request.node_data.get("id") or "")
 
-        def open_stream(*, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> Any:
-            return llm_stream(
-                tenant_id=self.tenant_id,
-                provider=provider,
-                model=name,
-                messages=messages,
-                parameters=params,
-                tools=tools,
-                stop=stop,
-                user=self.user,
-                source={**self.source, "node_id": node_id},
-            )
+        agent_model = AgentModel(
+            tenant_id=self.tenant_id,
+            provider=provider,
+            model=name,
+            parameters=params,
+            stop=stop,
+            user=self.user,
+            source={**self.source, "node_id": node_id},
+        )
 
         queue: asyncio.Queue[ToolMessage | None] = asyncio.Queue()
 
@@ -107,7 +102,7 @@ class TenantAgentPort:
         async def loop() -> Any:
             try:
                 return await run_agent(
-                    llm_stream=open_stream,
+                    model=agent_model,
                     port=self.tools,
                     tools=ready,
                     messages=messages,

@@ -28,6 +28,7 @@ from rest_framework.response import Response
 from apps import exceptions as errors
 from apps.models import App, AppMode, Conversation, EndUser, Message, MessageAgentThought
 from apps.runners.agent_chat import (
+    AgentModel,
     AgentOutcome,
     AgentTool,
     Thought,
@@ -106,19 +107,6 @@ class PreparedChat:
     moderation: Moderation | None = None
     history: list[tuple[str, str]] = field(default_factory=list)
     annotations: AnnotationCandidates | None = None  # read with the set-up; None for completion apps
-
-    @property
-    def dataset_ids(self) -> list[str]:
-        holder = (self.config.get("dataset_configs") or {}).get("datasets") or {}
-        items = holder.get("datasets") if isinstance(holder, dict) else holder
-        return [
-            str(item["dataset"]["id"])
-            for item in items or []
-            if isinstance(item, dict)
-            and isinstance(item.get("dataset"), dict)
-            and item["dataset"].get("id")
-            and item["dataset"].get("enabled", True)
-        ]
 
     def retrieval_query(self) -> str:
         """Chat apps search with the user's query; completion apps with the input Dify's
@@ -273,8 +261,6 @@ async def _add_context(prepared: PreparedChat) -> list[dict[str, Any]]:
     from knowledge.retrieval_port import retrieve_context
 
     query = prepared.retrieval_query()
-    if not prepared.dataset_ids or not query.strip():
-        return []
     model = prepared.config.get("model") or {}
     context, resources = await retrieve_context(
         tenant_id=str(prepared.app.tenant_id),
@@ -353,7 +339,7 @@ async def execute_chat_run(prepared: PreparedChat, writer: RunWriter) -> ChatRes
             resources = await _add_context(prepared)
         tools = await _agent_tools(prepared) if prepared.agent and direct is None else {}
         if prepared.agent and not tools:
-            writer.publish(_thought_event(identity, thought_id, ""))
+            writer.publish(_agent_thought_event(identity, Thought(id=thought_id, position=1)))
         if tools:  # the tools loop records its own thoughts, one per round
             outcome = await _run_agent(prepared, writer, tools, stopped)
             answer, usage, thoughts = [outcome.answer], outcome.usage, outcome.thoughts
@@ -424,7 +410,7 @@ async def execute_chat_run(prepared: PreparedChat, writer: RunWriter) -> ChatRes
         writer.publish({**envelope, "code": error.code, "status": error.status, "message": error.message})
     else:
         if prepared.agent and thoughts is None:
-            writer.publish(_thought_event(identity, thought_id, text))
+            writer.publish(_agent_thought_event(identity, Thought(id=thought_id, position=1, thought=text)))
         writer.publish({**identity.envelope("message_end"), "metadata": metadata, "files": []})
     await writer.close()
     if prepared.auto_name and error is None:
@@ -499,25 +485,18 @@ def _tool_port(prepared: PreparedChat) -> TenantToolPort:
 async def _run_agent(
     prepared: PreparedChat, writer: RunWriter, tools: dict[str, AgentTool], stopped: asyncio.Event
 ) -> AgentOutcome:
-    from providers.services.invocation import llm_stream
-
     identity = prepared.identity
-
-    def open_stream(*, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> Any:
-        return llm_stream(
-            tenant_id=str(prepared.app.tenant_id),
-            provider=prepared.provider,
-            model=prepared.model,
-            messages=messages,
-            parameters=prepared.parameters,
-            tools=tools,
-            stop=prepared.stop,
-            user=prepared.user_key,
-            source={"app_id": str(prepared.app.id), "message_id": identity.message_id},
-        )
-
+    model = AgentModel(
+        tenant_id=str(prepared.app.tenant_id),
+        provider=prepared.provider,
+        model=prepared.model,
+        parameters=prepared.parameters,
+        stop=prepared.stop,
+        user=prepared.user_key,
+        source={"app_id": str(prepared.app.id), "message_id": identity.message_id},
+    )
     return await run_agent(
-        llm_stream=open_stream,
+        model=model,
         port=_tool_port(prepared),
         tools=tools,
         messages=prepared.prompt_messages,
@@ -563,21 +542,6 @@ def _thought_row(message_id: Any, thought: Thought) -> MessageAgentThought:
         total_price=Decimal(str(usage.total_price)) if usage else Decimal(0),
         currency=usage.currency if usage else "USD",
     )
-
-
-def _thought_event(identity: ChatIdentity, thought_id: str, thought: str) -> dict[str, Any]:
-    body = identity.envelope("agent_thought")
-    body.update(
-        id=thought_id,
-        position=1,
-        thought=thought,
-        observation="",
-        tool="",
-        tool_labels={},
-        tool_input="",
-        message_files=[],
-    )
-    return body
 
 
 def _usage_dict(usage: Any, latency: float) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from knowledge.models import AppDatasetJoin
-from knowledge.services.datasets import app_dataset_joins_sync
 
 
 def _uuids(values: Any) -> list[str]:
@@ -43,10 +42,6 @@ def dataset_ids_of_graph(graph: Mapping[str, Any]) -> list[str]:
         if isinstance(data, dict) and data.get("type") == "knowledge-retrieval":
             ids.extend(data.get("dataset_ids") or [])
     return _uuids(ids)
-
-
-def app_datasets_sync(*, tenant_id: Any, app_id: Any, dataset_ids: list[str]) -> None:
-    app_dataset_joins_sync(tenant_id=tenant_id, app_id=app_id, dataset_ids=dataset_ids)
 
 
 def app_datasets_clear(*, tenant_id: Any, app_id: Any) -> None:

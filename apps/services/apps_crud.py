@@ -28,9 +28,10 @@ from apps.models import (
     TagBinding,
 )
 from apps.services.api_keys import api_key_delete
-from apps.services.app_datasets import app_datasets_clear, app_datasets_sync, dataset_ids_of_graph
+from apps.services.app_datasets import app_datasets_clear, dataset_ids_of_graph
 from apps.services.model_config import model_config_defaults, model_config_save
 from apps.services.sites import site_create
+from knowledge.services.datasets import app_dataset_joins_sync
 from workflows.models import Workflow
 from workflows.services.cleanup import workflows_delete_for_app
 from workflows.services.drafts import workflow_draft_create_default
@@ -142,7 +143,7 @@ def app_publish_workflow(
     app.workflow = workflow
     app.updated_by = account.id
     app.save(update_fields=["workflow", "updated_by", "updated_at"])
-    app_datasets_sync(
+    app_dataset_joins_sync(
         tenant_id=app.tenant_id, app_id=app.id, dataset_ids=dataset_ids_of_graph(workflow.graph)
     )
     return workflow

@@ -24,8 +24,9 @@ from django.db import transaction
 
 from accounts.models import Account
 from apps.models import App, AppMode, AppModelConfig
-from apps.services.app_datasets import app_datasets_sync, dataset_ids_of_config
+from apps.services.app_datasets import dataset_ids_of_config
 from dify_project.api.errors import InvalidParam
+from knowledge.services.datasets import app_dataset_joins_sync
 
 logger = logging.getLogger(__name__)
 
@@ -377,7 +378,9 @@ def model_config_save(*, app: App, account: Account | None, config: Mapping[str,
     app.app_model_config = row
     app.updated_by = account.id if account else app.updated_by
     app.save(update_fields=["app_model_config", "updated_by", "updated_at"])
-    app_datasets_sync(tenant_id=app.tenant_id, app_id=app.id, dataset_ids=dataset_ids_of_config(row.config))
+    app_dataset_joins_sync(
+        tenant_id=app.tenant_id, app_id=app.id, dataset_ids=dataset_ids_of_config(row.config)
+    )
     return row
 
 
