@@ -50,13 +50,18 @@ def _cosine(a: list[float], b: list[float]) -> float:
 AnnotationCandidates = tuple[AppAnnotationSetting | None, list[tuple[str, str, str, str | None]]]
 
 
-def annotation_candidates(app_id: str) -> AnnotationCandidates:
-    """The app's reply setting and its annotated questions (sync: read with the rest of a run's set-up)."""
-    setting = AppAnnotationSetting.objects.filter(app_id=app_id, enabled=True).first()
-    if setting is None or not setting.embedding_model_name:
+def annotation_candidates(app: App) -> AnnotationCandidates:
+    """The app's reply setting and its annotated questions (sync: read with the rest of a run's set-up).
+
+    The setting comes with the app when the app cache loaded it (no query while reply is off)."""
+    try:
+        setting = app.annotation_setting
+    except AppAnnotationSetting.DoesNotExist:
+        return None, []
+    if not setting.enabled or not setting.embedding_model_name:
         return None, []
     rows = list(
-        MessageAnnotation.objects.filter(app_id=app_id)
+        MessageAnnotation.objects.filter(app_id=app.id)
         .exclude(question="")
         .values_list("id", "question", "content", "account_id")[:MAX_ANNOTATIONS]
     )
@@ -93,7 +98,7 @@ async def annotation_match(
     """The annotation answering ``query``, or None (reply off, nothing close enough, or embedding failed).
     ``prefetched`` is ``annotation_candidates``'s answer when the caller already read it."""
     if prefetched is None:
-        prefetched = await db_sync_to_async(annotation_candidates)(str(app.id))
+        prefetched = await db_sync_to_async(annotation_candidates)(app)
     setting, candidates = prefetched
     if setting is None or not candidates or not query.strip():
         return None

@@ -19,6 +19,7 @@ from accounts.models import Account
 from apps import exceptions as errors
 from apps.models import App, AppAnnotationSetting, Message, MessageAnnotation, MessageFeedback
 from apps.selectors import parse_id
+from apps.services.app_cache import forget_app
 from dify_project.api.errors import ApiError, InvalidParam
 
 # Dify's ANNOTATION_IMPORT_* limits.
@@ -189,6 +190,7 @@ def annotation_reply_enable(
 @transaction.atomic
 def annotation_reply_disable(*, app: App, account: Account) -> dict[str, Any]:
     AppAnnotationSetting.objects.filter(app=app).update(enabled=False, updated_user_id=account.id)
+    forget_app(app.id)  # update() sends no signal for the app cache
     return _job("disable_app_annotation_job", "completed")
 
 

@@ -318,6 +318,10 @@ def test_annotation_reply_answers_without_the_model(setup, fake_llm, owner_of):
 
     app, client = setup()
     owner = owner_of(app)
+    # served once before reply is on: the process now holds the app without a reply setting
+    fake_llm.push(Reply(text="before", route="chat"))
+    question = {"inputs": {"company": "A"}, "query": "What are your hours?", "user": "u"}
+    assert client.post("/chat-messages", json=question).json()["answer"] == "before"
     MessageAnnotation.objects.create(
         tenant_id=app.tenant_id,
         app=app,
@@ -364,6 +368,11 @@ def test_annotation_reply_answers_without_the_model(setup, fake_llm, owner_of):
         },
     ).json()
     assert other["answer"] == "model answer" and "annotation_reply" not in other["metadata"]
+    # turned off (a bulk update, no model signal): the same question goes to the model again
+    assert client.post("/apps/annotation-reply/disable", json={}).status_code == 200
+    fake_llm.push(Reply(text="model again", route="chat"))
+    again = client.post("/chat-messages", json=question).json()
+    assert again["answer"] == "model again" and "annotation_reply" not in again["metadata"]
 
 
 def test_keyword_moderation_on_input_and_output(setup, fake_llm):
