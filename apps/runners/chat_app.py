@@ -251,7 +251,7 @@ def prepare_chat_run(
         files=files,
         moderation=Moderation.from_config(config, tenant_id=str(app.tenant_id)),
         history=history,
-        annotations=annotation_candidates(str(app.id)) if app.mode != AppMode.COMPLETION else None,
+        annotations=annotation_candidates(app) if app.mode != AppMode.COMPLETION else None,
     )
 
 
@@ -631,7 +631,17 @@ def _record_end(
         )
 
 
-async def run_chat_request(
+@dataclass
+class ChatRequest:
+    """A chat/completion request checked and set up, ready to launch (``prepare_chat_request``)."""
+
+    prepared: PreparedChat
+    streaming: bool
+    # set when a Celery worker runs it (APP_RUN_EXECUTOR=celery): what the worker rebuilds the run from
+    remote_payload: dict[str, Any] | None = None
+
+
+def prepare_chat_request(
     *,
     app: App,
     end_user: EndUser | None,
@@ -640,12 +650,12 @@ async def run_chat_request(
     invoke_from: str,
     account_id: str | None = None,
     config_override: dict[str, Any] | None = None,
-) -> Any:
-    """Prepare, launch and answer one chat/completion request (the HTTP side of the runner)."""
+) -> ChatRequest:
+    """The synchronous half of a request: every check and database read (raises Dify's errors)."""
     if app.mode == AppMode.AGENT_CHAT and not streaming:
         raise InvalidParam("Agent Chat App does not support blocking mode")
     ids = RunIds()
-    prepared = await db_sync_to_async(prepare_chat_run)(
+    prepared = prepare_chat_run(
         app=app,
         end_user=end_user,
         account_id=account_id,
@@ -654,9 +664,8 @@ async def run_chat_request(
         config_override=config_override,
         ids=ids,
     )
-    identity = prepared.identity
-    in_worker = settings.APP_RUN_EXECUTOR == "celery"
-    if in_worker:
+    payload = None
+    if settings.APP_RUN_EXECUTOR == "celery":
         payload = remote.chat_payload(
             app=app,
             end_user=end_user,
@@ -666,20 +675,26 @@ async def run_chat_request(
             config_override=config_override,
             ids=ids,
         )
-        execute = partial(remote.relay, payload)
-    else:
-        execute = partial(execute_chat_run, prepared)
+    return ChatRequest(prepared=prepared, streaming=streaming, remote_payload=payload)
+
+
+async def answer_chat_request(request: ChatRequest) -> Any:
+    """Launch a prepared request and answer it: the event stream, or the blocking body at the end."""
+    prepared, payload = request.prepared, request.remote_payload
+    identity = prepared.identity
+    app = prepared.app
+    execute = partial(execute_chat_run, prepared) if payload is None else partial(remote.relay, payload)
     writer, task = await launch(
         app_id=str(app.id),
         app_limit=app.max_active_requests,
         keys=[identity.task_id, identity.message_id],
         execute=execute,
-        mirror=not in_worker,
+        mirror=payload is None,
     )
-    if streaming:
+    if request.streaming:
         return stream_response(writer)
     result: ChatResult = await task
-    if in_worker:
+    if payload is not None:
         result = remote.chat_result_from_events(result)
     if result.error is not None:
         raise result.error
@@ -696,3 +711,26 @@ async def run_chat_request(
     if identity.chat:
         body["conversation_id"] = identity.conversation_id
     return Response(body)
+
+
+async def run_chat_request(
+    *,
+    app: App,
+    end_user: EndUser | None,
+    data: dict[str, Any],
+    streaming: bool,
+    invoke_from: str,
+    account_id: str | None = None,
+    config_override: dict[str, Any] | None = None,
+) -> Any:
+    """Prepare (on the database pool), launch and answer one chat/completion request."""
+    request = await db_sync_to_async(prepare_chat_request)(
+        app=app,
+        end_user=end_user,
+        data=data,
+        streaming=streaming,
+        invoke_from=invoke_from,
+        account_id=account_id,
+        config_override=config_override,
+    )
+    return await answer_chat_request(request)

@@ -60,11 +60,16 @@ class AsyncApiView(ApiView):
 
     DRF's dispatch is synchronous, and under ASGI Django runs sync views on one shared thread: a
     blocking model call there would serialise every request of the process. Here authentication,
-    permissions and throttles (quick, mostly cache hits) run through ``sync_to_async``; the handler
-    runs on the event loop, and any database access in it must be async (``sync_to_async``/async ORM).
+    permissions and throttles (quick, mostly cache hits) run through ``sync_to_async``, followed in the
+    same hop by the handler's optional ``prepare_<method>(request, ...)`` (sync: checks and database reads;
+    its answer is ``self.prepared``); the handler runs on the event loop, and any database access in it
+    must be async (``sync_to_async``/async ORM).
     """
 
     view_is_async = True  # Django's View.as_view then marks the view function as a coroutine
+
+    # Set by dispatch: what the handler's ``prepare_<method>`` returned (None without one).
+    prepared: Any = None
 
     async def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         self.args = args
@@ -73,7 +78,7 @@ class AsyncApiView(ApiView):
         self.request = request
         self.headers = self.default_response_headers
         try:
-            await db_sync_to_async(self._initial_and_parse)(request, *args, **kwargs)
+            self.prepared = await db_sync_to_async(self._initial_and_prepare)(request, *args, **kwargs)
             handler = getattr(self, request.method.lower(), None)
             if handler is None or request.method.lower() not in self.http_method_names:
                 handler = self.http_method_not_allowed
@@ -85,10 +90,14 @@ class AsyncApiView(ApiView):
         self.response = self.finalize_response(request, response, *args, **kwargs)
         return self.response
 
-    def _initial_and_parse(self, request: Request, *args: Any, **kwargs: Any) -> None:
+    def _initial_and_prepare(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         self.initial(request, *args, **kwargs)
         # Parse the body here too, off the event loop; a parse error surfaces later as usual.
         try:
             request.data  # noqa: B018 - forces DRF to parse and cache the body
         except Exception:  # noqa: S110 - re-raised on first access in the handler
             pass
+        # A handler's synchronous set-up (checks, database reads) runs in the same thread round trip as
+        # authentication: one hop per request instead of two, measured ~0.4 ms before the first byte.
+        prepare = getattr(self, f"prepare_{request.method.lower()}", None)
+        return prepare(request, *args, **kwargs) if prepare is not None else None

@@ -3,6 +3,7 @@ run detail, logs and re-attaching to a run's events. All handlers are async (the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -16,7 +17,9 @@ from rest_framework.response import Response
 from apps import exceptions as errors
 from apps.models import AppMode
 from apps.runners import human_input
+from apps.runners.chat_app import ChatRequest, answer_chat_request, prepare_chat_request
 from apps.runners.workflow_app import (
+    PreparedRun,
     RunResult,
     WorkflowRunRequest,
     execute_workflow_run,
@@ -103,11 +106,28 @@ def chat_blocking_body(identity: Any, result: RunResult, mode: str) -> dict[str,
     return body
 
 
-async def run_workflow_request(
-    request: Request, run_request: WorkflowRunRequest, *, streaming: bool, chat: bool
-) -> Response | Any:
+@dataclass
+class WorkflowRequest:
+    """A workflow or chatflow request checked and set up, ready to launch (``prepare_workflow_request``)."""
+
+    prepared: PreparedRun
+    ids: RunIds
+    streaming: bool
+    chat: bool
+
+
+def prepare_workflow_request(
+    run_request: WorkflowRunRequest, *, streaming: bool, chat: bool
+) -> WorkflowRequest:
+    """The synchronous half: every check and database read of the run (raises Dify's errors)."""
     ids = RunIds()
-    prepared = await db_sync_to_async(prepare_workflow_run)(run_request, ids)
+    prepared = prepare_workflow_run(run_request, ids)
+    return WorkflowRequest(prepared=prepared, ids=ids, streaming=streaming, chat=chat)
+
+
+async def answer_workflow_request(ready: WorkflowRequest) -> Response | Any:
+    """Launch a prepared run and answer it: the event stream, or the blocking body at the end."""
+    prepared, run_request = ready.prepared, ready.prepared.request
     identity = prepared.identity
     keys = [identity.task_id, identity.workflow_run_id]
     if identity.message_id:
@@ -115,7 +135,7 @@ async def run_workflow_request(
     app = run_request.app
     in_worker = settings.APP_RUN_EXECUTOR == "celery"
     if in_worker:
-        payload = remote.workflow_payload(run_request, ids)
+        payload = remote.workflow_payload(run_request, ready.ids)
         execute = partial(remote.relay, payload)
     else:
         execute = partial(execute_workflow_run, prepared)
@@ -126,40 +146,50 @@ async def run_workflow_request(
         execute=execute,
         mirror=not in_worker,
     )
-    if streaming:
+    if ready.streaming:
         return stream_response(writer)
     result: RunResult = await task
     if in_worker:
         result = remote.workflow_result_from_events(result)
     if result.metadata.get("invalid_input"):
         raise InvalidParam(result.error or "Invalid input.")
-    if chat:
+    if ready.chat:
         if result.status == "failed":
             raise ApiError(result.error or "The run failed.", code="completion_request_error", status=400)
         return Response(chat_blocking_body(identity, result, app.mode))
     return Response(workflow_blocking_body(identity, result))
 
 
+async def run_workflow_request(
+    request: Request, run_request: WorkflowRunRequest, *, streaming: bool, chat: bool
+) -> Response | Any:
+    """Prepare (on the database pool), launch and answer one workflow or chatflow request."""
+    ready = await db_sync_to_async(prepare_workflow_request)(run_request, streaming=streaming, chat=chat)
+    return await answer_workflow_request(ready)
+
+
 class WorkflowRunApi(AsyncServiceApiView):
-    @extend_schema(
-        request=s.WorkflowRunIn, responses={200: s.WorkflowRunBlockingOut}, summary="Run the workflow"
-    )
-    async def post(self, request: Request, workflow_id: str | None = None) -> Response:
+    def prepare_post(self, request: Request, workflow_id: str | None = None) -> WorkflowRequest:
         app = self.app(request)
         self.require_workflow(app)
         data = self.validate(s.WorkflowRunIn, request.data)
-        end_user = await self.end_user(request, data.get("user"))
         run_request = WorkflowRunRequest(
             app=app,
             inputs=data["inputs"],
             invoke_from="service-api",
-            end_user=end_user,
+            end_user=ServiceApiView.end_user(request, data.get("user")),
             files=data.get("files"),
             workflow_id=str(workflow_id) if workflow_id else None,
         )
-        return await run_workflow_request(
-            request, run_request, streaming=data["response_mode"] == "streaming", chat=False
+        return prepare_workflow_request(
+            run_request, streaming=data["response_mode"] == "streaming", chat=False
         )
+
+    @extend_schema(
+        request=s.WorkflowRunIn, responses={200: s.WorkflowRunBlockingOut}, summary="Run the workflow"
+    )
+    async def post(self, request: Request, workflow_id: str | None = None) -> Response:
+        return await answer_workflow_request(self.prepared)
 
 
 class WorkflowVersionRunApi(WorkflowRunApi):
@@ -176,12 +206,11 @@ class WorkflowVersionRunApi(WorkflowRunApi):
 
 
 class ChatMessagesApi(AsyncServiceApiView):
-    @extend_schema(request=s.ChatMessageIn, responses={200: s.ChatBlockingOut}, summary="Send a chat message")
-    async def post(self, request: Request) -> Response:
+    def prepare_post(self, request: Request) -> WorkflowRequest | ChatRequest:
         app = self.app(request)
         self.require_chat(app)
         data = self.validate(s.ChatMessageIn, request.data)
-        end_user = await self.end_user(request, data.get("user"))
+        end_user = ServiceApiView.end_user(request, data.get("user"))
         streaming = data["response_mode"] == "streaming"
         if app.mode == AppMode.ADVANCED_CHAT:
             run_request = WorkflowRunRequest(
@@ -195,31 +224,35 @@ class ChatMessagesApi(AsyncServiceApiView):
                 workflow_id=str(data["workflow_id"]) if data.get("workflow_id") else None,
                 auto_generate_name=data["auto_generate_name"],
             )
-            return await run_workflow_request(request, run_request, streaming=streaming, chat=True)
-        from apps.runners.chat_app import run_chat_request
-
-        return await run_chat_request(
+            return prepare_workflow_request(run_request, streaming=streaming, chat=True)
+        return prepare_chat_request(
             app=app, end_user=end_user, data=data, streaming=streaming, invoke_from="service-api"
         )
 
+    @extend_schema(request=s.ChatMessageIn, responses={200: s.ChatBlockingOut}, summary="Send a chat message")
+    async def post(self, request: Request) -> Response:
+        if isinstance(self.prepared, WorkflowRequest):
+            return await answer_workflow_request(self.prepared)
+        return await answer_chat_request(self.prepared)
+
 
 class CompletionMessagesApi(AsyncServiceApiView):
-    @extend_schema(request=s.CompletionIn, responses={200: s.ChatBlockingOut}, summary="Run a completion app")
-    async def post(self, request: Request) -> Response:
+    def prepare_post(self, request: Request) -> ChatRequest:
         app = self.app(request)
         if app.mode != AppMode.COMPLETION:
             raise errors.AppUnavailable()
         data = self.validate(s.CompletionIn, request.data)
-        end_user = await self.end_user(request, data.get("user"))
-        from apps.runners.chat_app import run_chat_request
-
-        return await run_chat_request(
+        return prepare_chat_request(
             app=app,
-            end_user=end_user,
+            end_user=ServiceApiView.end_user(request, data.get("user")),
             data=data,
             streaming=data["response_mode"] == "streaming",
             invoke_from="service-api",
         )
+
+    @extend_schema(request=s.CompletionIn, responses={200: s.ChatBlockingOut}, summary="Run a completion app")
+    async def post(self, request: Request) -> Response:
+        return await answer_chat_request(self.prepared)
 
 
 class StopApi(AsyncServiceApiView):
