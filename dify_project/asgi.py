@@ -2,11 +2,15 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dify_project.settings")
-# Django must be set up before the routing modules import models.
-django_asgi_app = get_asgi_application()
+# Django must be set up before the routing modules import models (as get_asgi_application does).
+django.setup(set_prefix=False)
+
+from dify_project.asgi_handler import PlatformASGIHandler  # noqa: E402
+
+django_asgi_app = PlatformASGIHandler()
 
 from django.core import signals  # noqa: E402
 from django.db import close_old_connections, reset_queries  # noqa: E402

@@ -1,8 +1,8 @@
 """Retrieval: semantic, full-text, hybrid (weighted score or a rerank model), thresholds, metadata
 filters, several datasets at once; hit testing; the shapes Dify returns.
 
-Async, for the runners: database reads and store searches run in ``sync_to_async``, model calls
-(query embedding, rerank) on the loop. Follows Dify's ``RetrievalService`` / ``DatasetRetrieval``:
+Async, for the runners: database reads and store searches run on the database pool
+(``db_sync_to_async``), model calls (query embedding, rerank) on the loop. Follows Dify's ``RetrievalService`` / ``DatasetRetrieval``:
 
 * one dataset: its search method with ``top_k``; semantic and full-text may be reranked by a model;
   hybrid runs both, keeps the best score per chunk, then reranks (model) or re-scores
@@ -25,11 +25,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from dify_project.api.fields import timestamp
+from dify_project.db import db_sync_to_async
 from knowledge.index import Hit, search_store, vector_from_bytes
 from knowledge.index.base import cosine
 from knowledge.models import (
@@ -205,7 +205,7 @@ async def _weighted(
 ) -> list[Scored]:
     vector_weight = float((weights.get("vector_setting") or {}).get("vector_weight", 0.0) or 0.0)
     keyword_weight = float((weights.get("keyword_setting") or {}).get("keyword_weight", 0.0) or 0.0)
-    stored = await sync_to_async(_node_texts)([i.node_id for i in items])
+    stored = await db_sync_to_async(_node_texts)([i.node_id for i in items])
     kw = keyword_scores(query, [i.content for i in items])
     scored = []
     for item, keyword_score in zip(items, kw, strict=True):
@@ -249,17 +249,17 @@ async def search_dataset(
     hits: dict[str, Hit] = {}
     if method in (SEMANTIC, HYBRID):
         vector = await _query_vector(dataset, query, vector_cache)
-        for hit in await sync_to_async(store.search_vector)(
+        for hit in await db_sync_to_async(store.search_vector)(
             dataset_id=did, vector=vector, top_k=top_k, document_ids=document_ids
         ):
             hits[hit.node_id] = hit
     if method in (FULL_TEXT, KEYWORD, HYBRID):
-        for hit in await sync_to_async(store.search_full_text)(
+        for hit in await db_sync_to_async(store.search_full_text)(
             dataset_id=did, query=query, top_k=top_k, document_ids=document_ids
         ):
             if hit.node_id not in hits or hits[hit.node_id].score < hit.score:
                 hits[hit.node_id] = hit
-    texts = await sync_to_async(_node_texts)(list(hits))
+    texts = await db_sync_to_async(_node_texts)(list(hits))
     items = [Scored(h.node_id, h.score, did, texts.get(h.node_id, ("", None))[0]) for h in hits.values()]
     rerank_model = settings.rerank_model
     if rerank_model and method != KEYWORD:
@@ -575,13 +575,13 @@ async def hit_test(
     filtering = (model or {}).get("metadata_filtering_conditions")
     records: list[Record] = []
     document_ids = None
-    matched = await sync_to_async(documents_matching)([dataset], filtering)
+    matched = await db_sync_to_async(documents_matching)([dataset], filtering)
     if matched is not None:
         document_ids = matched[str(dataset.id)]
     if document_ids is None or document_ids:
         items = await search_dataset(dataset, query, settings, document_ids=document_ids)
-        records = await sync_to_async(build_records)(items)
-    await sync_to_async(_record_queries)(
+        records = await db_sync_to_async(build_records)(items)
+    await db_sync_to_async(_record_queries)(
         [dataset],
         json.dumps([{"content_type": "text_query", "content": query}]),
         source="hit_testing",
@@ -684,10 +684,10 @@ async def retrieve(
     count_hits: bool = True,
 ) -> list[Record]:
     """Retrieve across datasets for an app or a workflow node (see the module docstring)."""
-    datasets = await sync_to_async(_available_datasets)(str(tenant_id), request.dataset_ids)
+    datasets = await db_sync_to_async(_available_datasets)(str(tenant_id), request.dataset_ids)
     if not datasets or not request.query:
         return []
-    matched = await sync_to_async(documents_matching)(datasets, request.metadata_filtering)
+    matched = await db_sync_to_async(documents_matching)(datasets, request.metadata_filtering)
     vector_cache: dict[tuple[str, str], list[float]] = {}
     if request.mode == "single":
         chosen = await _route_single(str(tenant_id), datasets, request.query, request.single_model)
@@ -740,10 +740,10 @@ async def retrieve(
                 datasets=by_id,
             )
         items = _cut(items, top_k=request.top_k, threshold=request.score_threshold)
-    records = await sync_to_async(build_records)(items)
-    await sync_to_async(_record_queries)(
+    records = await db_sync_to_async(build_records)(items)
+    await db_sync_to_async(_record_queries)(
         searched, request.query, source="app", app_id=app_id, role=user_role, user=user_id
     )
     if count_hits:
-        await sync_to_async(_count_hits)(records)
+        await db_sync_to_async(_count_hits)(records)
     return records
