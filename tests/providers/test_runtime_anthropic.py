@@ -47,10 +47,10 @@ async def test_streams_text_with_usage_and_sends_the_system_prompt_apart(
     assert last.delta.usage.total_price == Decimal("0.0000160") + Decimal("0.0000160")
     sent = fake_llm.requests[-1]
     assert sent.path == "/v1/messages"
-    # anthropic 2.x sends the key as a bearer token; older SDKs used x-api-key
-    presented = sent.headers.get("x-api-key") or sent.headers.get("authorization", "").removeprefix("Bearer ")
-    assert presented == "sk-ant-test-key-0123"
-    assert "anthropic-version" in sent.headers
+    # the key both ways: as the current SDK sends it (bearer) and as older SDKs and proxies read it
+    assert sent.headers["x-api-key"] == "sk-ant-test-key-0123"
+    assert sent.headers["authorization"] == "Bearer sk-ant-test-key-0123"
+    assert sent.headers["anthropic-version"] == "2023-06-01"
     body = sent.json
     assert body["system"] == "Answer in French."
     assert body["messages"] == [{"role": "user", "content": [{"type": "text", "text": "Hello everyone"}]}]

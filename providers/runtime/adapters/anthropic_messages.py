@@ -1,10 +1,12 @@
-"""Anthropic's Messages API through the official `anthropic` SDK.
+"""Anthropic's Messages API: messages over the shared httpx2 pool (SSE decoded by `httpx-sse`; the SDK's
+per-call work cost about a millisecond of each call's time to first token), model listing through the
+official `anthropic` SDK.
 
 Differences from OpenAI handled here: the system prompt is a top-level field; tool results are `tool_result`
 blocks in a user message; `max_tokens` is required; sampling parameters go in the body as they are.
 Streaming events: `message_start` (input tokens), `content_block_start/delta/stop` (text deltas, or a
 `tool_use` block whose input arrives as `input_json_delta` fragments), `message_delta` (stop reason,
-output tokens), `message_stop`; `ping` is skipped by the SDK and `error` raises from it.
+output tokens), `message_stop`; `ping` is skipped and `error` raises.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 import anthropic
 import httpx2
-from anthropic.types import Message
+from httpx_sse import EventSource
 
 from providers.runtime.adapters.base import (
     AdapterStream,
@@ -27,7 +29,8 @@ from providers.runtime.adapters.base import (
     expect,
     require,
 )
-from providers.runtime.adapters.errors import looks_like_html, map_exception
+from providers.runtime.adapters.errors import error_from_stream_event, looks_like_html, map_exception
+from providers.runtime.adapters.http_json import open_response, read_json
 from providers.runtime.errors import InvalidResponseError, InvokeConnectionError, InvokeError, ParameterError
 from providers.runtime.http import Timeouts, secret_digest
 from providers.runtime.messages import PromptMessage, TextContent, Tool, ToolCall
@@ -36,6 +39,7 @@ from providers.runtime.schema import ModelSchema
 from providers.runtime.structured_output import parse_json_schema_parameter
 
 ANTHROPIC_BASE_URL = "https://api.anthropic.com"
+ANTHROPIC_VERSION = "2023-06-01"
 
 
 @lru_cache(maxsize=32)
@@ -91,25 +95,38 @@ def to_anthropic_messages(messages: Sequence[PromptMessage]) -> tuple[str | None
 
 
 def _tokens(usage: Any, output_tokens: int | None = None) -> TokenCounts | None:
-    if usage is None:
+    if not isinstance(usage, dict):
         return None
     prompt = (
-        (getattr(usage, "input_tokens", 0) or 0)
-        + (getattr(usage, "cache_creation_input_tokens", 0) or 0)
-        + (getattr(usage, "cache_read_input_tokens", 0) or 0)
+        (usage.get("input_tokens") or 0)
+        + (usage.get("cache_creation_input_tokens") or 0)
+        + (usage.get("cache_read_input_tokens") or 0)
     )
-    completion = output_tokens if output_tokens is not None else (getattr(usage, "output_tokens", 0) or 0)
+    completion = output_tokens if output_tokens is not None else (usage.get("output_tokens") or 0)
     return TokenCounts(prompt_tokens=int(prompt), completion_tokens=int(completion))
 
 
 class AnthropicAdapter(ModelAdapter):
     name = "anthropic"
 
+    def base_url(self, credentials: Mapping[str, Any]) -> str:
+        base_url = str(credentials.get("anthropic_api_url") or "").strip().rstrip("/") or ANTHROPIC_BASE_URL
+        # Dify users sometimes paste the URL with /v1; /v1/messages is added here.
+        return base_url.removesuffix("/v1")
+
+    def headers(self, credentials: Mapping[str, Any]) -> dict[str, str]:
+        api_key = require(credentials, "anthropic_api_key", self.provider)
+        # The key both ways: the current SDK sends it as a bearer token, older SDKs (and the proxies and
+        # Anthropic-compatible servers built against them) read `x-api-key`.
+        return {
+            "x-api-key": api_key,
+            "Authorization": f"Bearer {api_key}",
+            "anthropic-version": ANTHROPIC_VERSION,
+        }
+
     def client(self, credentials: Mapping[str, Any]) -> anthropic.AsyncAnthropic:
         api_key = require(credentials, "anthropic_api_key", self.provider)
-        base_url = str(credentials.get("anthropic_api_url") or "").strip().rstrip("/") or ANTHROPIC_BASE_URL
-        # Dify users sometimes paste the URL with /v1; the SDK adds /v1/messages itself.
-        base_url = base_url.removesuffix("/v1")
+        base_url = self.base_url(credentials)
         key = ("anthropic", base_url, secret_digest(api_key))
         return self.http.sdk_client(
             key,
@@ -159,9 +176,7 @@ class AnthropicAdapter(ModelAdapter):
             ]
         if user:
             request["metadata"] = {"user_id": user}
-        if params:
-            # temperature, top_p, top_k, ...: the current SDK no longer lists them, the API still takes them.
-            request["extra_body"] = params
+        request.update(params)  # temperature, top_p, top_k, ... go in the body as they are
         return request
 
     async def invoke_llm(
@@ -187,50 +202,56 @@ class AnthropicAdapter(ModelAdapter):
             stream=stream,
             user=user,
         )
-        client = self.client(credentials)
-        try:
-            response = await client.messages.create(**request, timeout=_httpx_timeout(timeouts))
-        except Exception as exc:
-            raise self._map(exc) from exc
+        response = await open_response(
+            self.http,
+            "POST",
+            f"{self.base_url(credentials)}/v1/messages",
+            provider=self.provider,
+            timeouts=timeouts,
+            json_body=request,
+            headers=self.headers(credentials),
+        )
         if stream:
             return await self._open_stream(response, model, list(messages))
-        return self._completion(response)
+        return self._completion(await read_json(response, provider=self.provider))
 
-    def _completion(self, response: Any) -> Completion:
-        if isinstance(response, str):
-            what = "an HTML page" if looks_like_html(response) else "non-JSON text"
-            raise InvalidResponseError(
-                f"The server answered with {what} instead of a message.", provider=self.provider
-            )
-        content = getattr(response, "content", None)
-        expect(
-            isinstance(response, Message) and isinstance(content, list), "no content blocks", self.provider
-        )
+    def _completion(self, data: Any) -> Completion:
+        expect(isinstance(data, dict), "the answer is not a JSON object", self.provider)
+        if data.get("type") == "error" or data.get("error"):
+            raise error_from_stream_event(data, provider=self.provider)
+        content = data.get("content")
+        expect(isinstance(content, list), "no content blocks", self.provider)
         texts: list[str] = []
         calls: list[ToolCall] = []
         for block in content:
-            if block.type == "text":
-                texts.append(block.text)
-            elif block.type == "tool_use":
+            if not isinstance(block, dict):
+                continue
+            if block.get("type") == "text":
+                texts.append(str(block.get("text") or ""))
+            elif block.get("type") == "tool_use":
                 calls.append(
                     ToolCall(
-                        id=block.id, name=block.name, arguments=json.dumps(block.input, ensure_ascii=False)
+                        id=str(block.get("id") or ""),
+                        name=str(block.get("name") or ""),
+                        arguments=json.dumps(block.get("input") or {}, ensure_ascii=False),
                     )
                 )
         return Completion(
             message=PromptMessage(role="assistant", content="".join(texts), tool_calls=calls),
-            finish_reason=getattr(response, "stop_reason", None),
-            tokens=_tokens(getattr(response, "usage", None)),
-            model=getattr(response, "model", None),
+            finish_reason=data.get("stop_reason"),
+            tokens=_tokens(data.get("usage")),
+            model=data.get("model"),
         )
 
     async def _open_stream(
-        self, sdk_stream: Any, model: str, prompt_messages: list[PromptMessage]
+        self, response: httpx2.Response, model: str, prompt_messages: list[PromptMessage]
     ) -> AdapterStream:
-        content_type = sdk_stream.response.headers.get("content-type", "")
+        content_type = response.headers.get("content-type", "")
         if "event-stream" not in content_type:
-            body = (await sdk_stream.response.aread())[:2000].decode("utf-8", "replace")
-            await sdk_stream.close()
+            try:
+                body = (await response.aread())[:2000].decode("utf-8", "replace")
+            finally:
+                await response.aclose()
             what = (
                 "an HTML page"
                 if looks_like_html(body)
@@ -241,52 +262,67 @@ class AnthropicAdapter(ModelAdapter):
                 provider=self.provider,
             )
         state = StreamState()
-        return AdapterStream(
-            self._iterate(sdk_stream, model, prompt_messages, state), state, sdk_stream.close
-        )
+        return AdapterStream(self._iterate(response, model, prompt_messages, state), state, response.aclose)
 
     async def _iterate(
-        self, sdk_stream: Any, model: str, prompt_messages: list[PromptMessage], state: StreamState
+        self, response: httpx2.Response, model: str, prompt_messages: list[PromptMessage], state: StreamState
     ):
         tool_blocks: dict[int, tuple[str, str, list[str]]] = {}
         input_usage: Any = None
         output_tokens: int | None = None
         stopped = False
         try:
-            async for event in sdk_stream:
-                kind = event.type
+            async for sse in EventSource(response).aiter_sse():  # type: ignore[arg-type]  # httpx2's Response
+                if stopped or not sse.data or sse.event == "ping":
+                    continue  # after message_stop the rest is read to its end: the connection is kept
+                try:
+                    event = json.loads(sse.data)
+                except ValueError:
+                    raise InvalidResponseError(
+                        f"The server's event stream held data that is not JSON ({sse.data[:80]!r}).",
+                        provider=self.provider,
+                    ) from None
+                if not isinstance(event, dict):
+                    continue
+                kind = event.get("type") or sse.event
+                if kind == "error" or event.get("error"):
+                    raise error_from_stream_event(event, provider=self.provider)
                 if kind == "content_block_delta":
-                    delta = event.delta
-                    if delta.type == "text_delta":
-                        if delta.text:
-                            yield content_chunk(model, prompt_messages, delta.text)
-                    elif delta.type == "input_json_delta" and event.index in tool_blocks:
-                        tool_blocks[event.index][2].append(delta.partial_json)
+                    delta = event.get("delta") or {}
+                    if delta.get("type") == "text_delta":
+                        if delta.get("text"):
+                            yield content_chunk(model, prompt_messages, str(delta["text"]))
+                    elif delta.get("type") == "input_json_delta" and event.get("index") in tool_blocks:
+                        tool_blocks[event["index"]][2].append(str(delta.get("partial_json") or ""))
                 elif kind == "content_block_start":
-                    block = event.content_block
-                    if block.type == "tool_use":
-                        tool_blocks[event.index] = (block.id, block.name, [])
-                    elif block.type == "text" and getattr(block, "text", ""):
-                        yield content_chunk(model, prompt_messages, block.text)
+                    block = event.get("content_block") or {}
+                    if block.get("type") == "tool_use":
+                        tool_blocks[event.get("index")] = (str(block.get("id")), str(block.get("name")), [])
+                    elif block.get("type") == "text" and block.get("text"):
+                        yield content_chunk(model, prompt_messages, str(block["text"]))
                 elif kind == "content_block_stop":
-                    finished = tool_blocks.pop(event.index, None)
+                    finished = tool_blocks.pop(event.get("index"), None)
                     if finished is not None:
                         call_id, name, fragments = finished
                         call = ToolCall(id=call_id, name=name, arguments="".join(fragments) or "{}")
                         yield content_chunk(model, prompt_messages, tool_calls=[call])
                 elif kind == "message_start":
-                    input_usage = event.message.usage
-                    state.model = event.message.model
+                    message = event.get("message") or {}
+                    input_usage = message.get("usage")
+                    state.model = message.get("model")
                 elif kind == "message_delta":
-                    state.finish_reason = event.delta.stop_reason
-                    if event.usage is not None and event.usage.output_tokens is not None:
-                        output_tokens = event.usage.output_tokens
+                    state.finish_reason = (event.get("delta") or {}).get("stop_reason")
+                    usage = event.get("usage") or {}
+                    if usage.get("output_tokens") is not None:
+                        output_tokens = int(usage["output_tokens"])
                 elif kind == "message_stop":
                     stopped = True
         except InvokeError:
             raise
         except Exception as exc:
             raise self._map(exc) from exc
+        finally:
+            await response.aclose()
         if not stopped:
             raise InvokeConnectionError("The stream ended before message_stop.", provider=self.provider)
         state.tokens = _tokens(input_usage, output_tokens) if input_usage is not None else None
