@@ -107,6 +107,9 @@ class PreparedChat:
     moderation: Moderation | None = None
     history: list[tuple[str, str]] = field(default_factory=list)
     annotations: AnnotationCandidates | None = None  # read with the set-up; None for completion apps
+    # Write the conversation and message rows while the answer streams (a streaming client learns their
+    # ids from the first event and may refer to them); a blocking run writes them once, at the end.
+    open_early: bool = True
 
     def retrieval_query(self) -> str:
         """Chat apps search with the user's query; completion apps with the input Dify's
@@ -312,14 +315,13 @@ async def execute_chat_run(prepared: PreparedChat, writer: RunWriter) -> ChatRes
     loop = asyncio.get_running_loop()
     opening: asyncio.Task | None = None
 
-    def open_records() -> asyncio.Task:
+    def open_records() -> None:
         # The conversation and message rows are written beside the run, not before it: on the plain model
         # path once the first piece of the answer is out (at the second piece, or at the end), so the insert
         # never delays the first token.
         nonlocal opening
         if opening is None:
             opening = loop.create_task(db_sync_to_async(_insert_opening)(prepared))
-        return opening
 
     started = time.perf_counter()
     answer: list[str] = []
@@ -369,7 +371,7 @@ async def execute_chat_run(prepared: PreparedChat, writer: RunWriter) -> ChatRes
                         # Let the readers forward it now: chunks that arrived together would otherwise all
                         # be parsed before the event loop turns to the response.
                         await asyncio.sleep(0)
-                        if len(answer) > 1:
+                        if len(answer) > 1 and prepared.open_early:
                             open_records()
             if not stopped.is_set():
                 usage = stream.result.usage
@@ -397,11 +399,15 @@ async def execute_chat_run(prepared: PreparedChat, writer: RunWriter) -> ChatRes
     }
     if direct is not None and direct.annotation_reply is not None:
         metadata["annotation_reply"] = direct.annotation_reply
+    end = (prepared, text, usage, latency, metadata, error, thought_id, thoughts)
     try:
-        await open_records()
-        await db_sync_to_async(_record_end)(
-            prepared, text, usage, latency, metadata, error, thought_id, thoughts
-        )
+        if opening is None:
+            # Nothing opened the records during the run (a blocking call, an answer in one piece): the
+            # opening and the end go in one write, one thread round trip less on the way to the answer.
+            await db_sync_to_async(_record_opening_and_end)(*end)
+        else:
+            await opening
+            await db_sync_to_async(_record_end)(*end)
     except Exception:
         logger.exception("could not record message %s", identity.message_id)
     if error is not None:
@@ -576,18 +582,15 @@ def _usage_dict(usage: Any, latency: float) -> dict[str, Any]:
     }
 
 
-def _record_end(
+def _end_fields(
     prepared: PreparedChat,
     answer: str,
     usage: Any,
     latency: float,
     metadata: dict[str, Any],
     error: ApiError | None,
-    thought_id: str,
-    thoughts: list[Thought] | None = None,
-) -> None:
-    message = prepared.message
-    now = timezone.now()
+) -> dict[str, Any]:
+    """The message's fields once the run has ended."""
     fields: dict[str, Any] = {
         "answer": answer,
         "message": prepared.prompt_messages,  # the prompt as sent, with any retrieved context
@@ -595,7 +598,7 @@ def _record_end(
         "message_metadata": metadata,
         "status": "error" if error else "normal",
         "error": error.message if error else "",
-        "updated_at": now,
+        "updated_at": timezone.now(),
     }
     if usage is not None:
         fields.update(
@@ -608,27 +611,81 @@ def _record_end(
             total_price=Decimal(str(usage.total_price)),
             currency=usage.currency,
         )
-    with transaction.atomic():
-        Message.objects.filter(id=message.id).update(**fields)
-        if thoughts:
-            MessageAgentThought.objects.bulk_create(
-                [_thought_row(message.id, thought) for thought in thoughts]
-            )
-        elif prepared.agent:
-            MessageAgentThought.objects.create(
-                id=thought_id,
-                message_id=message.id,
-                position=1,
-                thought=answer,
-                answer=answer,
-                tokens=usage.total_tokens if usage else 0,
-                latency=latency,
-                total_price=Decimal(str(usage.total_price)) if usage else Decimal(0),
-                currency=usage.currency if usage else "USD",
-            )
-        Conversation.objects.filter(id=message.conversation_id).update(
-            dialogue_count=F("dialogue_count") + 1, updated_at=now
+    return fields
+
+
+def _add_thoughts(
+    prepared: PreparedChat,
+    answer: str,
+    usage: Any,
+    latency: float,
+    thought_id: str,
+    thoughts: list[Thought] | None,
+) -> None:
+    message = prepared.message
+    if thoughts:
+        MessageAgentThought.objects.bulk_create([_thought_row(message.id, thought) for thought in thoughts])
+    elif prepared.agent:
+        MessageAgentThought.objects.create(
+            id=thought_id,
+            message_id=message.id,
+            position=1,
+            thought=answer,
+            answer=answer,
+            tokens=usage.total_tokens if usage else 0,
+            latency=latency,
+            total_price=Decimal(str(usage.total_price)) if usage else Decimal(0),
+            currency=usage.currency if usage else "USD",
         )
+
+
+def _count_turn(prepared: PreparedChat, now: Any) -> None:
+    Conversation.objects.filter(id=prepared.message.conversation_id).update(
+        dialogue_count=F("dialogue_count") + 1, updated_at=now
+    )
+
+
+def _record_end(
+    prepared: PreparedChat,
+    answer: str,
+    usage: Any,
+    latency: float,
+    metadata: dict[str, Any],
+    error: ApiError | None,
+    thought_id: str,
+    thoughts: list[Thought] | None = None,
+) -> None:
+    """The end of a run whose rows were written while it ran."""
+    fields = _end_fields(prepared, answer, usage, latency, metadata, error)
+    with transaction.atomic():
+        Message.objects.filter(id=prepared.message.id).update(**fields)
+        _add_thoughts(prepared, answer, usage, latency, thought_id, thoughts)
+        _count_turn(prepared, fields["updated_at"])
+
+
+def _record_opening_and_end(
+    prepared: PreparedChat,
+    answer: str,
+    usage: Any,
+    latency: float,
+    metadata: dict[str, Any],
+    error: ApiError | None,
+    thought_id: str,
+    thoughts: list[Thought] | None = None,
+) -> None:
+    """The whole record of a run nothing wrote while it ran: the rows inserted as they end, no updates."""
+    fields = _end_fields(prepared, answer, usage, latency, metadata, error)
+    for name, value in fields.items():
+        setattr(prepared.message, name, value)
+    started = prepared.conversation
+    if started is not None:
+        started.dialogue_count += 1
+        started.updated_at = fields["updated_at"]
+    with transaction.atomic():
+        _insert_opening(prepared)
+        _add_thoughts(prepared, answer, usage, latency, thought_id, thoughts)
+        if started is None:
+            _count_turn(prepared, fields["updated_at"])
 
 
 @dataclass
@@ -664,6 +721,7 @@ def prepare_chat_request(
         config_override=config_override,
         ids=ids,
     )
+    prepared.open_early = streaming
     payload = None
     if settings.APP_RUN_EXECUTOR == "celery":
         payload = remote.chat_payload(

@@ -102,6 +102,7 @@ def test_streaming_chat_events_and_history_on_the_next_turn(setup, fake_llm):
         "/messages", params={"user": "bob", "conversation_id": first["conversation_id"]}
     ).json()
     assert [m["answer"] for m in history["data"]] == ["one two three", "four"]
+    assert Conversation.objects.get(id=first["conversation_id"]).dialogue_count == 2
 
 
 def test_bad_input_is_refused_before_anything_is_stored(setup):
