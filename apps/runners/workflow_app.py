@@ -107,6 +107,8 @@ class PreparedRun:
     resume_state: dict[str, Any] | None = None
     human_input: dict[str, dict[str, Any]] = field(default_factory=dict)
     opening_events: list[dict[str, Any]] = field(default_factory=list)
+    # Insert the run's rows as it starts (streaming: the client hears of the run at once) or with its end.
+    open_early: bool = True
 
 
 def _workflow_for(request: WorkflowRunRequest) -> Workflow:
@@ -327,7 +329,7 @@ async def execute_workflow_run(prepared: PreparedRun, writer: RunWriter) -> RunR
     identity = prepared.identity
     wire = WorkflowWire(identity)
     recorder = RunRecorder(prepared.rows)
-    recorder.start()
+    recorder.start(eager=prepared.open_early)
     app = prepared.request.app
     ports = ports_for_run(
         tenant_id=str(app.tenant_id),

@@ -1,8 +1,8 @@
 """Turns a run into rows: WorkflowRun, node executions, the chat Message, conversation variables, app logs.
 
 Writes happen off the streaming path: the opening rows are inserted by a background task while the
-first events already stream, node executions are flushed in batches, and the closing update is one
-transaction. Each write is a short ``sync_to_async`` call: no database connection or transaction is
+first events already stream (a blocking run writes them with its first batch of node executions, or with
+its end), node executions are flushed in batches, and the closing update is one transaction. Each write is a short ``sync_to_async`` call: no database connection or transaction is
 held while a model or HTTP call is in flight.
 """
 
@@ -86,13 +86,22 @@ class RunRecorder:
         self._flusher: asyncio.Task | None = None
         self._last_flush = asyncio.get_running_loop().time()
 
-    def start(self) -> None:
-        if not self.rows.existing:
+    def start(self, *, eager: bool = True) -> None:
+        """Insert the opening rows now, beside the run (a streaming client may look the run up as soon as
+        it hears of it), or not ``eager``ly: at the first flush of node executions or with the end, in one
+        write (a blocking run, which nobody can refer to before its answer)."""
+        if eager:
+            self._open()
+
+    def _open(self) -> asyncio.Task | None:
+        if self._opening is None and not self.rows.existing:
             self._opening = asyncio.get_running_loop().create_task(db_sync_to_async(self._insert_opening)())
+        return self._opening
 
     async def opened(self) -> None:
-        if self._opening is not None:
-            await self._opening
+        opening = self._open()
+        if opening is not None:
+            await opening
 
     def _insert_opening(self) -> None:
         r = self.rows
@@ -168,11 +177,20 @@ class RunRecorder:
 
     async def finish(self, end: RunEnd, tally: RunTally, *, after: Callable[[], None] | None = None) -> None:
         """Write the run's end (and the message's) in one transaction; waits for pending inserts first."""
+        if self._opening is None and not self.rows.existing:
+            batch, self._pending = self._pending, []
+            await db_sync_to_async(self._write_opening_and_end)(end, tally, batch)
+            return
         await self.opened()
         if self._flusher is not None:
             await self._flusher
         batch, self._pending = self._pending, []
         await db_sync_to_async(self._write_end)(end, tally, batch)
+
+    def _write_opening_and_end(self, end: RunEnd, tally: RunTally, batch: list[NodeRecord]) -> None:
+        with transaction.atomic():
+            self._insert_opening()
+            self._write_end(end, tally, batch)
 
     def _write_end(self, end: RunEnd, tally: RunTally, batch: list[NodeRecord]) -> None:
         r = self.rows

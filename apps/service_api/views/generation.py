@@ -122,6 +122,7 @@ def prepare_workflow_request(
     """The synchronous half: every check and database read of the run (raises Dify's errors)."""
     ids = RunIds()
     prepared = prepare_workflow_run(run_request, ids)
+    prepared.open_early = streaming
     return WorkflowRequest(prepared=prepared, ids=ids, streaming=streaming, chat=chat)
 
 
