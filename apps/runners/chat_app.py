@@ -399,15 +399,14 @@ async def execute_chat_run(prepared: PreparedChat, writer: RunWriter) -> ChatRes
     }
     if direct is not None and direct.annotation_reply is not None:
         metadata["annotation_reply"] = direct.annotation_reply
-    end = (prepared, text, usage, latency, metadata, error, thought_id, thoughts)
     try:
-        if opening is None:
-            # Nothing opened the records during the run (a blocking call, an answer in one piece): the
-            # opening and the end go in one write, one thread round trip less on the way to the answer.
-            await db_sync_to_async(_record_opening_and_end)(*end)
-        else:
+        # Nothing opened the records during the run (a blocking call, an answer in one piece): the opening
+        # and the end go in one write, one thread round trip less on the way to the answer.
+        if opening is not None:
             await opening
-            await db_sync_to_async(_record_end)(*end)
+        await db_sync_to_async(_record_end)(
+            prepared, text, usage, latency, metadata, error, thought_id, thoughts, opened=opening is not None
+        )
     except Exception:
         logger.exception("could not record message %s", identity.message_id)
     if error is not None:
@@ -582,38 +581,6 @@ def _usage_dict(usage: Any, latency: float) -> dict[str, Any]:
     }
 
 
-def _end_fields(
-    prepared: PreparedChat,
-    answer: str,
-    usage: Any,
-    latency: float,
-    metadata: dict[str, Any],
-    error: ApiError | None,
-) -> dict[str, Any]:
-    """The message's fields once the run has ended."""
-    fields: dict[str, Any] = {
-        "answer": answer,
-        "message": prepared.prompt_messages,  # the prompt as sent, with any retrieved context
-        "provider_response_latency": latency,
-        "message_metadata": metadata,
-        "status": "error" if error else "normal",
-        "error": error.message if error else "",
-        "updated_at": timezone.now(),
-    }
-    if usage is not None:
-        fields.update(
-            message_tokens=usage.prompt_tokens,
-            message_unit_price=Decimal(str(usage.prompt_unit_price)),
-            message_price_unit=Decimal(str(usage.prompt_price_unit or "0.001")),
-            answer_tokens=usage.completion_tokens,
-            answer_unit_price=Decimal(str(usage.completion_unit_price)),
-            answer_price_unit=Decimal(str(usage.completion_price_unit or "0.001")),
-            total_price=Decimal(str(usage.total_price)),
-            currency=usage.currency,
-        )
-    return fields
-
-
 def _add_thoughts(
     prepared: PreparedChat,
     answer: str,
@@ -639,12 +606,6 @@ def _add_thoughts(
         )
 
 
-def _count_turn(prepared: PreparedChat, now: Any) -> None:
-    Conversation.objects.filter(id=prepared.message.conversation_id).update(
-        dialogue_count=F("dialogue_count") + 1, updated_at=now
-    )
-
-
 def _record_end(
     prepared: PreparedChat,
     answer: str,
@@ -654,38 +615,47 @@ def _record_end(
     error: ApiError | None,
     thought_id: str,
     thoughts: list[Thought] | None = None,
+    *,
+    opened: bool,
 ) -> None:
-    """The end of a run whose rows were written while it ran."""
-    fields = _end_fields(prepared, answer, usage, latency, metadata, error)
+    """The run's end in one transaction: an update of the rows written while it ran (``opened``), or else
+    the rows inserted in their final state."""
+    fields: dict[str, Any] = {
+        "answer": answer,
+        "message": prepared.prompt_messages,  # the prompt as sent, with any retrieved context
+        "provider_response_latency": latency,
+        "message_metadata": metadata,
+        "status": "error" if error else "normal",
+        "error": error.message if error else "",
+        "updated_at": timezone.now(),
+    }
+    if usage is not None:
+        fields.update(
+            message_tokens=usage.prompt_tokens,
+            message_unit_price=Decimal(str(usage.prompt_unit_price)),
+            message_price_unit=Decimal(str(usage.prompt_price_unit or "0.001")),
+            answer_tokens=usage.completion_tokens,
+            answer_unit_price=Decimal(str(usage.completion_unit_price)),
+            answer_price_unit=Decimal(str(usage.completion_price_unit or "0.001")),
+            total_price=Decimal(str(usage.total_price)),
+            currency=usage.currency,
+        )
+    started = None if opened else prepared.conversation
     with transaction.atomic():
-        Message.objects.filter(id=prepared.message.id).update(**fields)
-        _add_thoughts(prepared, answer, usage, latency, thought_id, thoughts)
-        _count_turn(prepared, fields["updated_at"])
-
-
-def _record_opening_and_end(
-    prepared: PreparedChat,
-    answer: str,
-    usage: Any,
-    latency: float,
-    metadata: dict[str, Any],
-    error: ApiError | None,
-    thought_id: str,
-    thoughts: list[Thought] | None = None,
-) -> None:
-    """The whole record of a run nothing wrote while it ran: the rows inserted as they end, no updates."""
-    fields = _end_fields(prepared, answer, usage, latency, metadata, error)
-    for name, value in fields.items():
-        setattr(prepared.message, name, value)
-    started = prepared.conversation
-    if started is not None:
-        started.dialogue_count += 1
-        started.updated_at = fields["updated_at"]
-    with transaction.atomic():
-        _insert_opening(prepared)
+        if opened:
+            Message.objects.filter(id=prepared.message.id).update(**fields)
+        else:
+            for name, value in fields.items():
+                setattr(prepared.message, name, value)
+            if started is not None:
+                started.dialogue_count += 1
+                started.updated_at = fields["updated_at"]
+            _insert_opening(prepared)
         _add_thoughts(prepared, answer, usage, latency, thought_id, thoughts)
         if started is None:
-            _count_turn(prepared, fields["updated_at"])
+            Conversation.objects.filter(id=prepared.message.conversation_id).update(
+                dialogue_count=F("dialogue_count") + 1, updated_at=fields["updated_at"]
+            )
 
 
 @dataclass
@@ -769,26 +739,3 @@ async def answer_chat_request(request: ChatRequest) -> Any:
     if identity.chat:
         body["conversation_id"] = identity.conversation_id
     return Response(body)
-
-
-async def run_chat_request(
-    *,
-    app: App,
-    end_user: EndUser | None,
-    data: dict[str, Any],
-    streaming: bool,
-    invoke_from: str,
-    account_id: str | None = None,
-    config_override: dict[str, Any] | None = None,
-) -> Any:
-    """Prepare (on the database pool), launch and answer one chat/completion request."""
-    request = await db_sync_to_async(prepare_chat_request)(
-        app=app,
-        end_user=end_user,
-        data=data,
-        streaming=streaming,
-        invoke_from=invoke_from,
-        account_id=account_id,
-        config_override=config_override,
-    )
-    return await answer_chat_request(request)

@@ -17,11 +17,15 @@ from apps.console import serializers as console_serializers
 from apps.console.views import logs
 from apps.console.views.common import APP_ID, AppApiView
 from apps.models import App, AppMode
-from apps.runners.chat_app import run_chat_request
+from apps.runners.chat_app import ChatRequest, answer_chat_request, prepare_chat_request
 from apps.runners.ports import ports_for_run
 from apps.runners.workflow_app import WorkflowRunRequest, engine_limits, environment_of, graph_for
 from apps.runs import control
-from apps.service_api.views.generation import run_workflow_request
+from apps.service_api.views.generation import (
+    WorkflowRequest,
+    answer_workflow_request,
+    prepare_workflow_request,
+)
 from dify_project.api.errors import InvalidParam, NotFound
 from dify_project.api.fields import ResultOut
 from dify_project.api.views import AsyncApiView
@@ -61,24 +65,41 @@ def _draft(app: App) -> Workflow:
 class DraftWorkflowRunApi(AsyncAppApiView):
     app_modes = (AppMode.WORKFLOW,)
 
-    @extend_schema(parameters=[APP_ID], request=DraftRunIn, responses={200: SSE}, summary="Run the draft")
-    async def post(self, request: Request, app_id: Any) -> Any:
-        app = await self.app_of(request, app_id)
+    def prepare_post(self, request: Request, app_id: Any) -> WorkflowRequest:
+        app = self.get_app(request, app_id)
         data = self.validate(DraftRunIn, request.data)
-        draft = await db_sync_to_async(_draft)(app)
         run_request = WorkflowRunRequest(
             app=app,
             inputs=data["inputs"],
             invoke_from="debugger",
             account_id=str(request.user.id),
             files=data.get("files"),
-            workflow=draft,
+            workflow=_draft(app),
         )
-        return await run_workflow_request(request, run_request, streaming=True, chat=False)
+        return prepare_workflow_request(run_request, streaming=True, chat=False)
+
+    @extend_schema(parameters=[APP_ID], request=DraftRunIn, responses={200: SSE}, summary="Run the draft")
+    async def post(self, request: Request, app_id: Any) -> Any:
+        return await answer_workflow_request(self.prepared)
 
 
 class ChatflowDraftRunApi(AsyncAppApiView):
     app_modes = (AppMode.ADVANCED_CHAT,)
+
+    def prepare_post(self, request: Request, app_id: Any) -> WorkflowRequest:
+        app = self.get_app(request, app_id)
+        data = self.validate(ChatflowDraftRunIn, request.data)
+        run_request = WorkflowRunRequest(
+            app=app,
+            inputs=data["inputs"],
+            invoke_from="debugger",
+            account_id=str(request.user.id),
+            query=data["query"],
+            files=data.get("files"),
+            workflow=_draft(app),
+            conversation_id=str(data["conversation_id"]) if data.get("conversation_id") else None,
+        )
+        return prepare_workflow_request(run_request, streaming=True, chat=True)
 
     @extend_schema(
         parameters=[APP_ID],
@@ -87,20 +108,7 @@ class ChatflowDraftRunApi(AsyncAppApiView):
         summary="Chat with the draft chatflow",
     )
     async def post(self, request: Request, app_id: Any) -> Any:
-        app = await self.app_of(request, app_id)
-        data = self.validate(ChatflowDraftRunIn, request.data)
-        draft = await db_sync_to_async(_draft)(app)
-        run_request = WorkflowRunRequest(
-            app=app,
-            inputs=data["inputs"],
-            invoke_from="debugger",
-            account_id=str(request.user.id),
-            query=data["query"],
-            files=data.get("files"),
-            workflow=draft,
-            conversation_id=str(data["conversation_id"]) if data.get("conversation_id") else None,
-        )
-        return await run_workflow_request(request, run_request, streaming=True, chat=True)
+        return await answer_workflow_request(self.prepared)
 
 
 class TaskStopApi(AsyncAppApiView):
@@ -286,21 +294,16 @@ class DebugChatApi(AsyncAppApiView):
 
     app_modes = CHAT_MODES
 
-    @extend_schema(parameters=[APP_ID], request=DebugChatIn, responses={200: SSE})
-    async def post(self, request: Request, app_id: Any) -> Any:
+    def prepare_post(self, request: Request, app_id: Any) -> ChatRequest:
         from apps.services.model_config import model_config_to_dict, model_config_validate
 
-        app = await self.app_of(request, app_id)
+        app = self.get_app(request, app_id)
         data = self.validate(DebugChatIn, request.data)
         override = None
         if data.get("model_config"):
-            validated = await db_sync_to_async(model_config_validate)(
-                mode=app.mode, config=data["model_config"]
-            )
-            override = model_config_to_dict(validated)
+            override = model_config_to_dict(model_config_validate(mode=app.mode, config=data["model_config"]))
         elif app.app_model_config_id:
-            config = await db_sync_to_async(lambda: app.app_model_config.config)()
-            override = model_config_to_dict(config)
+            override = model_config_to_dict(app.app_model_config.config)
         payload = {
             "inputs": data["inputs"],
             "query": data["query"],
@@ -308,7 +311,7 @@ class DebugChatApi(AsyncAppApiView):
             "conversation_id": str(data["conversation_id"]) if data.get("conversation_id") else None,
             "auto_generate_name": False,
         }
-        return await run_chat_request(
+        return prepare_chat_request(
             app=app,
             end_user=None,
             data=payload,
@@ -317,6 +320,10 @@ class DebugChatApi(AsyncAppApiView):
             account_id=str(request.user.id),
             config_override=override,
         )
+
+    @extend_schema(parameters=[APP_ID], request=DebugChatIn, responses={200: SSE})
+    async def post(self, request: Request, app_id: Any) -> Any:
+        return await answer_chat_request(self.prepared)
 
 
 class ChatMessagesApi(DebugChatApi):

@@ -161,14 +161,6 @@ async def answer_workflow_request(ready: WorkflowRequest) -> Response | Any:
     return Response(workflow_blocking_body(identity, result))
 
 
-async def run_workflow_request(
-    request: Request, run_request: WorkflowRunRequest, *, streaming: bool, chat: bool
-) -> Response | Any:
-    """Prepare (on the database pool), launch and answer one workflow or chatflow request."""
-    ready = await db_sync_to_async(prepare_workflow_request)(run_request, streaming=streaming, chat=chat)
-    return await answer_workflow_request(ready)
-
-
 class WorkflowRunApi(AsyncServiceApiView):
     def prepare_post(self, request: Request, workflow_id: str | None = None) -> WorkflowRequest:
         app = self.app(request)

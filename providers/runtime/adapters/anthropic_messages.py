@@ -1,4 +1,4 @@
-"""Anthropic's Messages API: messages over the shared httpx2 pool (SSE decoded by `httpx-sse`; the SDK's
+"""Anthropic's Messages API: messages over the shared httpx2 pool (`http_json`; the SDK's
 per-call work cost about a millisecond of each call's time to first token), model listing through the
 official `anthropic` SDK.
 
@@ -18,7 +18,6 @@ from typing import Any
 
 import anthropic
 import httpx2
-from httpx_sse import EventSource
 
 from providers.runtime.adapters.base import (
     AdapterStream,
@@ -29,9 +28,9 @@ from providers.runtime.adapters.base import (
     expect,
     require,
 )
-from providers.runtime.adapters.errors import error_from_stream_event, looks_like_html, map_exception
-from providers.runtime.adapters.http_json import open_response, read_json
-from providers.runtime.errors import InvalidResponseError, InvokeConnectionError, InvokeError, ParameterError
+from providers.runtime.adapters.errors import error_from_stream_event, map_exception
+from providers.runtime.adapters.http_json import open_response, read_json, require_event_stream, sse_json
+from providers.runtime.errors import InvokeConnectionError, InvokeError, ParameterError
 from providers.runtime.http import Timeouts, secret_digest
 from providers.runtime.messages import PromptMessage, TextContent, Tool, ToolCall
 from providers.runtime.results import TokenCounts
@@ -246,21 +245,7 @@ class AnthropicAdapter(ModelAdapter):
     async def _open_stream(
         self, response: httpx2.Response, model: str, prompt_messages: list[PromptMessage]
     ) -> AdapterStream:
-        content_type = response.headers.get("content-type", "")
-        if "event-stream" not in content_type:
-            try:
-                body = (await response.aread())[:2000].decode("utf-8", "replace")
-            finally:
-                await response.aclose()
-            what = (
-                "an HTML page"
-                if looks_like_html(body)
-                else f"{content_type or 'no content type'} ({body[:80]!r})"
-            )
-            raise InvalidResponseError(
-                f"The server answered with {what} instead of an event stream; check the API URL.",
-                provider=self.provider,
-            )
+        await require_event_stream(response, provider=self.provider, fix="check the API URL")
         state = StreamState()
         return AdapterStream(self._iterate(response, model, prompt_messages, state), state, response.aclose)
 
@@ -272,19 +257,10 @@ class AnthropicAdapter(ModelAdapter):
         output_tokens: int | None = None
         stopped = False
         try:
-            async for sse in EventSource(response).aiter_sse():  # type: ignore[arg-type]  # httpx2's Response
-                if stopped or not sse.data or sse.event == "ping":
-                    continue  # after message_stop the rest is read to its end: the connection is kept
-                try:
-                    event = json.loads(sse.data)
-                except ValueError:
-                    raise InvalidResponseError(
-                        f"The server's event stream held data that is not JSON ({sse.data[:80]!r}).",
-                        provider=self.provider,
-                    ) from None
-                if not isinstance(event, dict):
+            async for name, event in sse_json(response, provider=self.provider):
+                if stopped or not isinstance(event, dict):
                     continue
-                kind = event.get("type") or sse.event
+                kind = event.get("type") or name
                 if kind == "error" or event.get("error"):
                     raise error_from_stream_event(event, provider=self.provider)
                 if kind == "content_block_delta":

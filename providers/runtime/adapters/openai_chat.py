@@ -1,7 +1,7 @@
 """OpenAI's chat completions and embeddings: OpenAI itself, any OpenAI-compatible server (vLLM, Ollama's
-/v1, LM Studio, llama.cpp, ...), and Azure OpenAI. Chat goes over the shared httpx2 pool with SSE decoded by
-`httpx-sse`; embeddings and model listing use the official `openai` SDK. Speech to text, text to speech and
-moderation come from `openai_audio`.
+/v1, LM Studio, llama.cpp, ...), and Azure OpenAI. Chat goes over the shared httpx2 pool (`http_json`);
+embeddings and model listing use the official `openai` SDK. Speech to text, text to speech and moderation
+come from `openai_audio`.
 
 Streaming uses SSE with `stream_options.include_usage`, so the last event carries token usage. Tool calls
 arrive as fragments (`index`, then `id`/`name`, then pieces of `arguments`); they are assembled here and
@@ -10,7 +10,6 @@ handed on complete, when the choice finishes.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
@@ -19,7 +18,6 @@ from urllib.parse import quote
 
 import httpx2
 import openai
-from httpx_sse import EventSource
 
 from providers.runtime.adapters.base import (
     AdapterStream,
@@ -31,8 +29,8 @@ from providers.runtime.adapters.base import (
     expect,
     require,
 )
-from providers.runtime.adapters.errors import error_from_stream_event, looks_like_html, map_exception
-from providers.runtime.adapters.http_json import open_response, read_json
+from providers.runtime.adapters.errors import error_from_stream_event, map_exception
+from providers.runtime.adapters.http_json import open_response, read_json, require_event_stream, sse_json
 from providers.runtime.adapters.openai_audio import OpenAIAudioMixin
 from providers.runtime.adapters.rerank_http import rerank_via_http
 from providers.runtime.errors import InvalidResponseError, InvokeConnectionError, InvokeError, ParameterError
@@ -316,21 +314,7 @@ class OpenAIAdapter(OpenAIAudioMixin, ModelAdapter):
     async def _open_stream(
         self, response: httpx2.Response, model: str, prompt_messages: list[PromptMessage]
     ) -> AdapterStream:
-        content_type = response.headers.get("content-type", "")
-        if "event-stream" not in content_type:
-            try:
-                body = (await response.aread())[:2000].decode("utf-8", "replace")
-            finally:
-                await response.aclose()
-            what = (
-                "an HTML page"
-                if looks_like_html(body)
-                else f"{content_type or 'no content type'} ({body[:80]!r})"
-            )
-            raise InvalidResponseError(
-                f"The server answered with {what} instead of an event stream; check the base URL.",
-                provider=self.provider,
-            )
+        await require_event_stream(response, provider=self.provider, fix="check the base URL")
         state = StreamState()
         return AdapterStream(self._iterate(response, model, prompt_messages, state), state, response.aclose)
 
@@ -339,21 +323,8 @@ class OpenAIAdapter(OpenAIAudioMixin, ModelAdapter):
     ):
         builders: dict[int, _ToolCallBuilder] = {}
         events = 0
-        done = False
         try:
-            async for sse in EventSource(response).aiter_sse():  # type: ignore[arg-type]  # httpx2's Response
-                # After [DONE] the rest is read (and ignored): a response read to its end keeps its
-                # connection for the next call.
-                done = done or sse.data.startswith("[DONE]")
-                if done or not sse.data:
-                    continue
-                try:
-                    event = json.loads(sse.data)
-                except ValueError:
-                    raise InvalidResponseError(
-                        f"The server's event stream held data that is not JSON ({sse.data[:80]!r}).",
-                        provider=self.provider,
-                    ) from None
+            async for _, event in sse_json(response, provider=self.provider):
                 if not isinstance(event, dict):
                     continue
                 if event.get("error"):
