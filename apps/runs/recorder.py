@@ -2,8 +2,9 @@
 
 Writes happen off the streaming path: the opening rows are inserted by a background task while the
 first events already stream (a blocking run writes them with its first batch of node executions, or with
-its end), node executions are flushed in batches, and the closing update is one transaction. Each write is a short ``sync_to_async`` call: no database connection or transaction is
-held while a model or HTTP call is in flight.
+its end), node executions are flushed in batches, and the closing update is one transaction. Each write
+is a short ``sync_to_async`` call: no database connection or transaction is held while a model or HTTP
+call is in flight.
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ class RunRecorder:
             self._open()
 
     def _open(self) -> asyncio.Task | None:
-        if self._opening is None and not self.rows.existing:
+        if self._opening is None and self._flusher is None and not self.rows.existing:
             self._opening = asyncio.get_running_loop().create_task(db_sync_to_async(self._insert_opening)())
         return self._opening
 
@@ -177,7 +178,8 @@ class RunRecorder:
 
     async def finish(self, end: RunEnd, tally: RunTally, *, after: Callable[[], None] | None = None) -> None:
         """Write the run's end (and the message's) in one transaction; waits for pending inserts first."""
-        if self._opening is None and not self.rows.existing:
+        if self._opening is None and self._flusher is None and not self.rows.existing:
+            # Nothing written yet and no flush under way (it would insert the opening rows too).
             batch, self._pending = self._pending, []
             await db_sync_to_async(self._write_opening_and_end)(end, tally, batch)
             return
