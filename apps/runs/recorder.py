@@ -95,7 +95,7 @@ class RunRecorder:
             self._open()
 
     def _open(self) -> asyncio.Task | None:
-        if self._opening is None and self._flusher is None and not self.rows.existing:
+        if self._opening is None and not self.rows.existing:
             self._opening = asyncio.get_running_loop().create_task(db_sync_to_async(self._insert_opening)())
         return self._opening
 
