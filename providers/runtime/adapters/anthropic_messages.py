@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 from typing import Any
 
 import anthropic
@@ -29,7 +28,13 @@ from providers.runtime.adapters.base import (
     require,
 )
 from providers.runtime.adapters.errors import error_from_stream_event, map_exception
-from providers.runtime.adapters.http_json import open_response, read_json, require_event_stream, sse_json
+from providers.runtime.adapters.http_json import (
+    httpx_timeout,
+    open_response,
+    read_json,
+    require_event_stream,
+    sse_json,
+)
 from providers.runtime.errors import InvokeConnectionError, InvokeError, ParameterError
 from providers.runtime.http import Timeouts, secret_digest
 from providers.runtime.messages import PromptMessage, TextContent, Tool, ToolCall
@@ -39,11 +44,6 @@ from providers.runtime.structured_output import parse_json_schema_parameter
 
 ANTHROPIC_BASE_URL = "https://api.anthropic.com"
 ANTHROPIC_VERSION = "2023-06-01"
-
-
-@lru_cache(maxsize=32)
-def _httpx_timeout(timeouts: Timeouts) -> httpx2.Timeout:
-    return timeouts.to_httpx()
 
 
 def _content_blocks(message: PromptMessage) -> list[dict[str, Any]]:
@@ -306,6 +306,6 @@ class AnthropicAdapter(ModelAdapter):
     async def list_models(self, *, credentials: Mapping[str, Any], timeouts: Timeouts) -> list[str]:
         client = self.client(credentials)
         try:
-            return [m.id async for m in client.models.list(timeout=_httpx_timeout(timeouts))]
+            return [m.id async for m in client.models.list(timeout=httpx_timeout(timeouts))]
         except Exception as exc:
             raise self._map(exc) from exc

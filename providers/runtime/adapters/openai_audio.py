@@ -12,13 +12,11 @@ error mapping.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
-
-import httpx2
 
 from providers.runtime.adapters.base import AudioChunks, ModerationVerdict, Transcript, expect
 from providers.runtime.adapters.errors import describe_body, looks_like_html, map_exception
+from providers.runtime.adapters.http_json import httpx_timeout
 from providers.runtime.errors import BadRequestError, ContextTooLongError, InvalidResponseError, InvokeError
 from providers.runtime.http import Timeouts
 from providers.runtime.results import TokenCounts
@@ -26,11 +24,6 @@ from providers.runtime.schema import ModelSchema
 
 if TYPE_CHECKING:
     import openai
-
-
-@lru_cache(maxsize=32)
-def _httpx_timeout(timeouts: Timeouts) -> httpx2.Timeout:
-    return timeouts.to_httpx()
 
 
 def _not_audio(content_type: str) -> bool:
@@ -110,7 +103,7 @@ class OpenAIAudioMixin:
                 model=self.wire_model(model, credentials),
                 file=(filename, file, mime_type or "application/octet-stream"),
                 response_format="json",
-                timeout=_httpx_timeout(timeouts),
+                timeout=httpx_timeout(timeouts),
                 **options,
             )
         except Exception as exc:
@@ -153,7 +146,7 @@ class OpenAIAudioMixin:
             input=text,
             voice=voice,
             response_format=audio_format,  # type: ignore[arg-type]
-            timeout=_httpx_timeout(timeouts),
+            timeout=httpx_timeout(timeouts),
         )
         try:
             response = await manager.__aenter__()  # sends the request; raises on an error status
@@ -203,7 +196,7 @@ class OpenAIAudioMixin:
             response = await self.client(credentials).moderations.create(
                 model=self.wire_model(model, credentials),
                 input=list(texts),
-                timeout=_httpx_timeout(timeouts),
+                timeout=httpx_timeout(timeouts),
             )
         except Exception as exc:
             raise self._media_error(exc) from exc

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -30,7 +29,13 @@ from providers.runtime.adapters.base import (
     require,
 )
 from providers.runtime.adapters.errors import error_from_stream_event, map_exception
-from providers.runtime.adapters.http_json import open_response, read_json, require_event_stream, sse_json
+from providers.runtime.adapters.http_json import (
+    httpx_timeout,
+    open_response,
+    read_json,
+    require_event_stream,
+    sse_json,
+)
 from providers.runtime.adapters.openai_audio import OpenAIAudioMixin
 from providers.runtime.adapters.rerank_http import rerank_via_http
 from providers.runtime.errors import InvalidResponseError, InvokeConnectionError, InvokeError, ParameterError
@@ -41,11 +46,6 @@ from providers.runtime.schema import ModelSchema
 from providers.runtime.structured_output import parse_json_schema_parameter
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
-
-
-@lru_cache(maxsize=32)
-def _httpx_timeout(timeouts: Timeouts) -> httpx2.Timeout:
-    return timeouts.to_httpx()
 
 
 def to_openai_messages(messages: Sequence[PromptMessage]) -> list[dict[str, Any]]:
@@ -391,7 +391,7 @@ class OpenAIAdapter(OpenAIAudioMixin, ModelAdapter):
                 model=self.wire_model(model, credentials),
                 input=list(texts),
                 encoding_format="float",
-                timeout=_httpx_timeout(timeouts),
+                timeout=httpx_timeout(timeouts),
                 **extra,
             )
         except Exception as exc:
@@ -414,7 +414,7 @@ class OpenAIAdapter(OpenAIAudioMixin, ModelAdapter):
     async def list_models(self, *, credentials: Mapping[str, Any], timeouts: Timeouts) -> list[str]:
         client = self.client(credentials)
         try:
-            return [m.id async for m in client.models.list(timeout=_httpx_timeout(timeouts))]
+            return [m.id async for m in client.models.list(timeout=httpx_timeout(timeouts))]
         except (AttributeError, TypeError, KeyError) as exc:
             # The SDK trips over a 200 answer that is not a model list (an HTML page behind a proxy, ...).
             raise InvalidResponseError(
