@@ -247,6 +247,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.ConsoleTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # Dify ignores Accept: an unmatched header gets JSON (or the stream), never 406.
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "dify_project.api.negotiation.LenientContentNegotiation",
     "DEFAULT_PARSER_CLASSES": [
         "dify_project.api.parsers.SafeJSONParser",
         "rest_framework.parsers.FormParser",
