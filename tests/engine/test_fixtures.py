@@ -5,12 +5,14 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from workflows.engine import Engine, Ports, SubprocessCodePort, load_app, parse_graph
+from workflows.engine import Engine, Ports, SandboxCodePort, load_app, parse_graph
 from workflows.engine.conformance import DEFAULT_SHARED
 
 from .helpers import chunks
 
 DSL = DEFAULT_SHARED / "dsl"
+
+CODE_PORT = SandboxCodePort(timeout=10)
 
 
 @pytest.mark.parametrize(
@@ -19,7 +21,7 @@ DSL = DEFAULT_SHARED / "dsl"
 )
 async def test_conditional_parallel_code_execution_matches_its_description(switch, expected):
     app = load_app((DSL / "conditional_parallel_code_execution_workflow.yml").read_text())
-    engine = Engine(ports=Ports(code=SubprocessCodePort(timeout=10)))
+    engine = Engine(ports=Ports(code=CODE_PORT))
     outcome = await engine.run(app.graph, inputs={"switch": switch}).collect()
     assert outcome.status == "succeeded"
     assert outcome.outputs == expected
@@ -34,7 +36,7 @@ async def test_conditional_parallel_code_execution_matches_its_description(switc
 )
 async def test_builder_fixtures_outside_the_restricted_mode(fixture, inputs, expected):
     graph = parse_graph(yaml.safe_load((DSL / "builder_restricted" / fixture).read_text()))
-    engine = Engine(ports=Ports(code=SubprocessCodePort(timeout=10)))
+    engine = Engine(ports=Ports(code=CODE_PORT))
     outcome = await engine.run(graph, inputs=inputs).collect()
     assert outcome.outputs == expected
 

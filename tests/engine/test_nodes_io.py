@@ -20,6 +20,7 @@ from workflows.engine import (
     NodeSucceeded,
     Ports,
     RetrievedChunk,
+    SandboxCodePort,
     SubprocessCodePort,
     ToolMessage,
 )
@@ -41,7 +42,7 @@ from .helpers import (
 
 # -- code ---------------------------------------------------------------------------------------------------
 
-CODE_PORT = SubprocessCodePort(timeout=5)
+CODE_PORT = SandboxCodePort(timeout=5)
 
 
 def code_graph(code, outputs, language="python3", **variables):
@@ -144,8 +145,9 @@ async def test_code_node_normalises_booleans_and_strips_nul():
     assert succeeded.outputs == {"result": 1, "s": "ab"}
 
 
-async def test_code_execution_times_out_and_is_killed():
-    port = SubprocessCodePort(timeout=0.5)
+@pytest.mark.parametrize("port_class", [SandboxCodePort, SubprocessCodePort])
+async def test_code_execution_times_out_and_is_killed(port_class):
+    port = port_class(timeout=0.5)
     config = code_graph(
         "def main(x):\n    while True:\n        pass\n", {"result": {"type": "string"}}, x=["start", "x"]
     )
@@ -154,8 +156,9 @@ async def test_code_execution_times_out_and_is_killed():
     assert "timed out" in outcome.error
 
 
-async def test_code_memory_limit_stops_runaway_allocation():
-    port = SubprocessCodePort(timeout=5, memory_mb=200)
+@pytest.mark.parametrize("port_class", [SandboxCodePort, SubprocessCodePort])
+async def test_code_memory_limit_stops_runaway_allocation(port_class):
+    port = port_class(timeout=5, memory_mb=200)
     config = code_graph(
         "def main(x):\n    data = bytearray(600 * 1024 * 1024)\n    return {'result': 'no'}\n",
         {"result": {"type": "string"}},

@@ -19,11 +19,11 @@ Mocking: `runner.run(graph, mocks=engine.Mocks(nodes={"llm": engine.NodeMock(out
 
 Modules: `graph` (parse/validate), `pool` (variable pool), `values` (segment types, rendering),
 `templates` ({{#node.var#}}), `conditions`, `jinja`, `events`, `ports` (+ `http_client`,
-`code_sandbox`), `mocks`, `limits`, `streaming` (answer order), `executor`, `engine`, `dsl`,
+`sandbox`, `defaults`), `mocks`, `limits`, `streaming` (answer order), `executor`, `engine`, `dsl`,
 `nodes/*`, `conformance` (runner for ../shared/conformance).
 """
 
-from .code_sandbox import SubprocessCodePort
+from .defaults import default_ports
 from .dsl import DslApp, load_app
 from .engine import Engine, Run, RunOutcome
 from .errors import ConfigError, GraphError, GraphIssue, InputError, NodeError
@@ -93,8 +93,9 @@ from .ports import (
     ToolRequest,
     ToolSpec,
     Usage,
-    default_ports,
 )
+from .sandbox import CodeSandboxUnavailable, SandboxCodePort, SandboxStatus
+from .sandbox.process import SubprocessCodePort
 from .values import File
 
 
@@ -114,6 +115,7 @@ __all__ = [
     "CodeExecutionError",
     "CodeLimits",
     "CodePort",
+    "CodeSandboxUnavailable",
     "ConfigError",
     "ContentPart",
     "DslApp",
@@ -174,6 +176,8 @@ __all__ = [
     "RunStarted",
     "RunStopped",
     "RunSucceeded",
+    "SandboxCodePort",
+    "SandboxStatus",
     "StreamChunk",
     "SubprocessCodePort",
     "SystemClock",

@@ -3,7 +3,7 @@
 A run receives a `Ports` bundle. The Django side implements the real ports (`providers/` for models
 and tools, `knowledge/` for retrieval, file storage for files); tests pass fakes. The engine ships
 working in-process implementations for HTTP (`http_client.HttpxHttpPort`) and code execution
-(`code_sandbox.SubprocessCodePort`). A node whose port is missing fails with `PortMissingError`.
+(`sandbox.SandboxCodePort`). A node whose port is missing fails with `PortMissingError`.
 
 Every port method is `async`. A port must raise an exception (any type) to report a failure; the
 node turns it into a failed node result with the exception's message. Ports must not block the
@@ -400,12 +400,3 @@ class Ports:
         values = {name: getattr(self, name) for name in self.__dataclass_fields__}
         values.update(changes)
         return Ports(**values)
-
-
-def default_ports(**overrides: Any) -> Ports:
-    """Ports with the in-process HTTP and code implementations; models etc. stay unset."""
-    from .code_sandbox import SubprocessCodePort
-    from .http_client import HttpxHttpPort
-
-    ports = Ports(http=HttpxHttpPort(), code=SubprocessCodePort())
-    return ports.replace(**overrides) if overrides else ports

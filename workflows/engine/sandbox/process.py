@@ -1,12 +1,11 @@
-"""`CodePort` implementation: run Python 3 (and JavaScript when `node` is installed) in a subprocess.
+"""`CodePort` with *process isolation only*: for a trusted single-user set-up that asks for it with
+``CODE_EXECUTION_ISOLATION=process``, never a fallback.
 
-This is *process isolation*, not a hardened sandbox: the child runs as the same OS user, in a
-fresh temporary directory, with an empty environment, Python in isolated mode (`-I -S`: no user
-site, no site-packages), and resource limits (CPU seconds, address space, file size, open files,
-no core dumps), and is killed with its process group on timeout. It cannot stop code from reading
-files the server user can read or opening network connections. Deployments that run untrusted
-users' code should plug in a real sandbox (dify-sandbox, gVisor, a container per run) behind the
-same `CodePort` interface.
+The child runs as the same OS user, in a fresh temporary directory, with an empty environment, Python in
+isolated mode (`-I -S`: no user site, no site-packages), and resource limits (CPU seconds, address
+space, file size, open files, no core dumps), and is killed with its process group on timeout. It cannot
+stop code from reading files the server user can read or opening network connections: `SandboxCodePort`
+is what runs untrusted users' code.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ import tempfile
 from collections.abc import Mapping
 from typing import Any
 
-from .ports import CodeExecutionError
+from ..ports import CodeExecutionError
 
 _PYTHON_RUNNER = r"""
 import json, sys
