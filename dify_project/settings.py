@@ -109,8 +109,17 @@ WORKFLOW_MAX_EXECUTION_STEPS = env.int("WORKFLOW_MAX_EXECUTION_STEPS", default=5
 WORKFLOW_MAX_EXECUTION_TIME = env.int("WORKFLOW_MAX_EXECUTION_TIME", default=1200)
 WORKFLOW_CALL_MAX_DEPTH = env.int("WORKFLOW_CALL_MAX_DEPTH", default=5)
 SSE_PING_INTERVAL = env.float("SSE_PING_INTERVAL", default=10.0)
-# HTTP-request nodes may not reach loopback/private/link-local addresses (an SSRF guard, as Dify's proxy).
+# Requests made for a user (HTTP-request nodes, API tools, the web scraper, DSL and file imports by URL,
+# model endpoints) may reach only public addresses (the SSRF guard, `netguard`); the allow-lists admit
+# hosts (exact, or `.example.com`) and CIDR networks besides. HTTP_REQUEST_BLOCK_PRIVATE_NETWORKS is the
+# deprecated name of SSRF_PROTECTION: false in either turns the guard off.
 HTTP_REQUEST_BLOCK_PRIVATE_NETWORKS = env.bool("HTTP_REQUEST_BLOCK_PRIVATE_NETWORKS", default=True)
+SSRF_PROTECTION = env.bool("SSRF_PROTECTION", default=HTTP_REQUEST_BLOCK_PRIVATE_NETWORKS)
+SSRF_ALLOWED_HOSTS = env.list("SSRF_ALLOWED_HOSTS", default=[])
+SSRF_ALLOWED_NETWORKS = env.list("SSRF_ALLOWED_NETWORKS", default=[])
+SSRF_DEFAULT_TIMEOUT = env.float("SSRF_DEFAULT_TIMEOUT", default=30.0)  # seconds, when a feature sets none
+SSRF_MAX_RESPONSE_BYTES = env.int("SSRF_MAX_RESPONSE_BYTES", default=10 * 1024 * 1024)
+SSRF_MAX_REDIRECTS = env.int("SSRF_MAX_REDIRECTS", default=5)
 SERVICE_API_QUERY_MAX_LENGTH = env.int("SERVICE_API_QUERY_MAX_LENGTH", default=100_000)
 # Knowledge search: `auto` picks sqlite-vec on SQLite and pgvector on PostgreSQL when they load, else exact
 # cosine search in the database; `sqlite-vec`, `pgvector` or `exact` force one.

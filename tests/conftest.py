@@ -40,6 +40,24 @@ def _clear_namespace() -> None:
         cache.clear()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _loopback_allowed() -> Iterator[None]:
+    """The suite's fake peers (model providers, API tools, DSL hosts) listen on loopback, which the SSRF
+    guard refuses: allow it, as an operator would with SSRF_ALLOWED_NETWORKS. Tests of the guard itself
+    clear the allow-list with `ssrf_strict`."""
+    with override_settings(SSRF_ALLOWED_NETWORKS=["127.0.0.0/8", "::1/128"]):
+        yield
+
+
+@pytest.fixture
+def ssrf_strict(settings: Any) -> None:
+    """The production default: the guard on, nothing allow-listed."""
+    settings.SSRF_PROTECTION = True
+    settings.HTTP_REQUEST_BLOCK_PRIVATE_NETWORKS = True
+    settings.SSRF_ALLOWED_HOSTS = []
+    settings.SSRF_ALLOWED_NETWORKS = []
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache() -> None:
     # Lockout counters and throttles live in the cache; tests must not leak them into each other.

@@ -13,7 +13,6 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -21,20 +20,23 @@ from django.core.files.storage import default_storage
 from apps.models import Message
 from apps.runners.agent_node import TenantAgentPort
 from dify_project.db import db_sync_to_async
+from dify_project.outbound import DestinationBlocked, ResponseTooLarge, async_http_client, ssrf_policy
 from files.models import ToolFile, UploadFile
 from knowledge.retrieval_port import TenantRetrievalPort
+from netguard import Policy, aread_capped
 from providers.tools.port import TenantToolPort
 from workflows import engine as wf
 
 _code_port = wf.SubprocessCodePort()
-_http_ports: dict[bool, wf.HttpxHttpPort] = {}
+_http_ports: dict[Policy, wf.HttpxHttpPort] = {}
 
 
 def _http_port() -> wf.HttpxHttpPort:
-    block = settings.HTTP_REQUEST_BLOCK_PRIVATE_NETWORKS
-    port = _http_ports.get(block)
+    """The HTTP-request nodes' port, guarded by the SSRF policy the settings describe."""
+    policy = ssrf_policy()
+    port = _http_ports.get(policy)
     if port is None:
-        port = _http_ports[block] = wf.HttpxHttpPort(block_private_networks=block)
+        port = _http_ports[policy] = wf.HttpxHttpPort(policy=policy)
     return port
 
 
@@ -178,10 +180,12 @@ class StorageFilePort:
         url = file.fetch_url
         if not url:
             raise ValueError(f"file {file.filename or file.id} has no content to read")
-        async with httpx.AsyncClient(timeout=httpx.Timeout(30.0), follow_redirects=True) as client:
-            response = await client.get(url)
-            response.raise_for_status()
-            return response.content
+        try:
+            async with async_http_client() as client, client.stream("GET", url) as response:
+                response.raise_for_status()
+                return await aread_capped(response, settings.SSRF_MAX_RESPONSE_BYTES)
+        except (DestinationBlocked, ResponseTooLarge) as error:
+            raise ValueError(f"cannot download {url}: {error}") from None
 
     def _read_stored(self, file: wf.File) -> bytes:
         if file.transfer_method == "tool_file":

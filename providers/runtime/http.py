@@ -7,6 +7,8 @@ them, hence one client per loop (a Django worker has one loop; each pytest-async
 
 SDK client objects are cheap (~40 us) but not free, and a call would otherwise build one per request, so
 they are cached per loop by (kind, base URL, credentials digest) in a small LRU.
+
+Given a `netguard` policy, the pool's connections pass the SSRF guard (base URLs are user-configured).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx2
+
+from netguard import PolicySource, guard_transport
 
 T = TypeVar("T")
 
@@ -55,8 +59,10 @@ class HttpPool:
         limits: httpx2.Limits = DEFAULT_LIMITS,
         timeouts: Timeouts | None = None,
         sdk_cache_size: int = 128,
+        policy: PolicySource | None = None,
     ) -> None:
         self._limits = limits
+        self._policy = policy
         self._timeouts = timeouts or Timeouts()
         self._sdk_cache_size = sdk_cache_size
         self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
@@ -67,12 +73,22 @@ class HttpPool:
         loop = asyncio.get_running_loop()
         state = self._states.get(loop)
         if state is None or state.client.is_closed:
-            client = httpx2.AsyncClient(
-                limits=self._limits, timeout=self._timeouts.to_httpx(), follow_redirects=False
-            )
+            client = self._new_client()
             state = _LoopState(client)
             self._states[loop] = state
         return state
+
+    def _new_client(self) -> httpx2.AsyncClient:
+        timeout = self._timeouts.to_httpx()
+        if self._policy is None:
+            return httpx2.AsyncClient(limits=self._limits, timeout=timeout, follow_redirects=False)
+        # Endpoints are user-configured (endpoint_url): every connection passes the SSRF guard.
+        transport = guard_transport(
+            httpx2.AsyncHTTPTransport(limits=self._limits, trust_env=False), self._policy
+        )
+        return httpx2.AsyncClient(
+            transport=transport, timeout=timeout, follow_redirects=False, trust_env=False
+        )
 
     def client(self) -> httpx2.AsyncClient:
         """The shared client of the running loop."""

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import httpx2
 from django.conf import settings
 
+from dify_project.outbound import ssrf_policy
 from providers.runtime import HttpPool, InMemoryCooldownStore, LoadBalancer, ModelRuntime, Timeouts
 from providers.services.cooldown import CacheCooldownStore
 
@@ -41,7 +42,9 @@ def _build_runtime() -> ModelRuntime:
     )
     timeouts = Timeouts()
     return ModelRuntime(
-        balancer=LoadBalancer(store), timeouts=timeouts, http=HttpPool(limits=limits, timeouts=timeouts)
+        balancer=LoadBalancer(store),
+        timeouts=timeouts,
+        http=HttpPool(limits=limits, timeouts=timeouts, policy=ssrf_policy),  # endpoint_url is user-given
     )
 
 

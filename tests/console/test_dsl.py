@@ -376,7 +376,7 @@ def dsl_server():
     _DslHandler.routes.clear()
 
 
-def test_import_from_a_private_address_is_refused_by_default(owner_client, dsl_server):
+def test_import_from_a_private_address_is_refused_by_default(owner_client, dsl_server, ssrf_strict):
     base, routes = dsl_server
     routes["/app.yml"] = (200, _workflow_yaml().encode())
     response = owner_client.post(
@@ -387,7 +387,7 @@ def test_import_from_a_private_address_is_refused_by_default(owner_client, dsl_s
 
 
 def test_import_from_a_url(owner_client, dsl_server, settings):
-    settings.HTTP_REQUEST_BLOCK_PRIVATE_NETWORKS = False  # the test server is on loopback
+    settings.SSRF_ALLOWED_HOSTS = ["127.0.0.1"]  # the test server is on loopback
     base, routes = dsl_server
     routes["/app.yml"] = (200, _workflow_yaml().encode())
     response = owner_client.post(

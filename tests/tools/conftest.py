@@ -121,7 +121,7 @@ async def db_threads_closed() -> Any:
 @pytest.fixture
 def allow_private(settings: Any) -> None:
     """The test servers listen on loopback, which the guard refuses unless the operator allows it."""
-    settings.HTTP_REQUEST_BLOCK_PRIVATE_NETWORKS = False
+    settings.SSRF_ALLOWED_HOSTS = ["127.0.0.1"]
 
 
 class MemoryFiles:

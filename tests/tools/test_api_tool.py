@@ -136,8 +136,10 @@ async def test_responses_over_the_size_limit_are_refused(
         await run(http_server, "getText", {})
 
 
-async def test_the_private_network_guard_blocks_loopback_by_default(http_server: LoopbackServer) -> None:
-    # given the default settings (HTTP_REQUEST_BLOCK_PRIVATE_NETWORKS on)
+async def test_the_private_network_guard_blocks_loopback_by_default(
+    http_server: LoopbackServer, ssrf_strict: None
+) -> None:
+    # given the default settings (SSRF_PROTECTION on, nothing allow-listed)
     http_server.route("GET", "/text", Reply(200, "should not be reached"))
     # when the tool would call a loopback address, it fails and nothing reaches the server
     with pytest.raises(ToolInvokeError, match="is not allowed"):

@@ -338,7 +338,9 @@ def test_the_test_call_of_a_saved_provider_uses_its_stored_key(
     assert owner_client.post(f"{API}/test/pre", body, format="json").json() == {"result": KEY}
 
 
-def test_the_test_call_is_guarded(owner_client: APIClient, http_server: LoopbackServer) -> None:
+def test_the_test_call_is_guarded(
+    owner_client: APIClient, http_server: LoopbackServer, ssrf_strict: None
+) -> None:
     body = {
         "tool_name": "getText",
         "credentials": {"auth_type": "none"},
@@ -352,7 +354,7 @@ def test_the_test_call_is_guarded(owner_client: APIClient, http_server: Loopback
 
 
 def test_a_remote_schema_is_fetched_and_checked(
-    owner_client: APIClient, http_server: LoopbackServer, settings: Any
+    owner_client: APIClient, http_server: LoopbackServer, settings: Any, ssrf_strict: None
 ) -> None:
     http_server.route("GET", "/openapi.yaml", Reply(200, PETSTORE_OPENAPI))
     http_server.route("GET", "/junk", Reply(200, "not a schema"))
@@ -362,6 +364,6 @@ def test_a_remote_schema_is_fetched_and_checked(
         400,
         "invalid schema, please check the url you provided",
     )
-    settings.HTTP_REQUEST_BLOCK_PRIVATE_NETWORKS = False
+    settings.SSRF_ALLOWED_HOSTS = ["127.0.0.1"]
     assert owner_client.get(f"{API}/remote", {"url": url}).json() == {"schema": PETSTORE_OPENAPI}
     assert owner_client.get(f"{API}/remote", {"url": f"{http_server.url}/junk"}).status_code == 400

@@ -76,14 +76,16 @@ async def test_plain_text_error_statuses_and_unsupported_types(
     assert texts(await call_tool("webscraper", "webscraper", {"url": ""})) == "Please input url"
 
 
-async def test_the_guard_and_the_size_limit(http_server: LoopbackServer, settings: Any) -> None:
+async def test_the_guard_and_the_size_limit(
+    http_server: LoopbackServer, settings: Any, ssrf_strict: None
+) -> None:
     http_server.route("GET", "/big", Reply(200, "x" * 5000))
     # loopback is refused by default, before any request is sent
     with pytest.raises(ToolInvokeError, match="not allowed"):
         await call_tool("webscraper", "webscraper", {"url": f"{http_server.url}/big"})
     assert http_server.requests == []
     # allowed, a page over the limit is refused
-    settings.HTTP_REQUEST_BLOCK_PRIVATE_NETWORKS = False
+    settings.SSRF_ALLOWED_HOSTS = ["127.0.0.1"]
     settings.WEBSCRAPER_MAX_BYTES = 1000
     with pytest.raises(ToolInvokeError, match="exceeds the maximum allowed size 1000 bytes"):
         await call_tool("webscraper", "webscraper", {"url": f"{http_server.url}/big"})

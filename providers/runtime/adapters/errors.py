@@ -16,6 +16,7 @@ import anthropic
 import httpx2
 import openai
 
+from netguard import DestinationBlocked
 from providers.runtime.errors import (
     AuthenticationError,
     BadRequestError,
@@ -174,6 +175,9 @@ def map_exception(exc: BaseException, *, provider: str | None = None) -> InvokeE
     """The runtime error for an exception raised by an SDK or httpx2, or None if it is not one of theirs."""
     if isinstance(exc, InvokeError):
         return exc
+    blocked = exc if isinstance(exc, DestinationBlocked) else exc.__cause__
+    if isinstance(blocked, DestinationBlocked):  # the SSRF guard (SDKs wrap it in a connection error)
+        return BadRequestError(f"The provider's endpoint is not allowed: {blocked}", provider=provider)
     if isinstance(exc, openai.APIStatusError | anthropic.APIStatusError):
         if exc.status_code == 200:  # an error event inside a stream
             return error_from_stream_event(exc.body, provider=provider)
