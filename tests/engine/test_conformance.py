@@ -44,3 +44,31 @@ def test_property_cases_run_many_generated_inputs():
 def test_management_command_prints_failures_and_the_closing_line(capsys):
     call_command("workflow_conformance", "--cases", str(CASES), "--dsl", str(DSL), "--case", "case-009")
     assert capsys.readouterr().out.strip().splitlines()[-1] == "1 passed, 0 failed"
+
+
+def test_event_sequences_are_normative(tmp_path: Path):
+    # given case-004 with its first stream chunk moved after the last node event
+    cases = {case["case_id"]: case for case in json.loads(CASES.read_text())}
+    sequence = list(cases["case-004"]["expected_event_sequence"])
+    sequence.remove("NodeRunStreamChunkEvent")
+    sequence.insert(-1, "NodeRunStreamChunkEvent")
+    path = tmp_path / "cases.json"
+    path.write_text(json.dumps([dict(cases["case-004"], expected_event_sequence=sequence)]))
+    # when it runs, then it fails, naming the sequence
+    report = run_conformance(path, DSL)
+    assert report.summary() == "0 passed, 1 failed"
+    assert "event sequence differs" in report.lines()[0]
+
+
+def test_sequences_are_compared_in_the_vocabulary_of_the_engine_that_asserted_them(tmp_path: Path):
+    # case-065 comes from an engine without NodeRunVariableUpdatedEvent: ours emits it (as graphon does),
+    # and it is left out of the comparison; the same case taken from graphon must list it
+    cases = {case["case_id"]: case for case in json.loads(CASES.read_text())}
+    old = cases["case-065"]
+    assert "NodeRunVariableUpdatedEvent" not in old["expected_event_sequence"]
+    graphon = dict(old, source_version="graphon HEAD")
+    path = tmp_path / "cases.json"
+    path.write_text(json.dumps([old, graphon]))
+    report = run_conformance(path, DSL)
+    assert [result.passed for result in report.results] == [True, False]
+    assert "NodeRunVariableUpdatedEvent" in report.results[1].failures[0]
