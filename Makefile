@@ -5,6 +5,11 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; done)
 VENV := .venv
 PY := $(VENV)/bin/python
+# Packages user code may import (requirements-sandbox.txt), installed for the interpreter the code sandbox
+# runs: Debian's /usr/bin/python3 when present (readable by the sandbox's unprivileged uid), else the
+# interpreter the venv was made from. Never the platform's venv.
+SANDBOX_DIR := .sandbox/python
+SANDBOX_PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3)
 HOST ?= 127.0.0.1
 PORT ?= 5001
 
@@ -19,17 +24,26 @@ $(VENV)/.installed: requirements.txt | check-python
 	$(PY) -m pip install --quiet -r requirements.txt
 	@touch $@
 
+$(SANDBOX_DIR)/.installed: requirements-sandbox.txt | $(VENV)/.installed
+	@rm -rf $(SANDBOX_DIR) && mkdir -p $(SANDBOX_DIR)
+	@interp="$(SANDBOX_PYTHON)"; [ -n "$$interp" ] || interp=$$($(PY) -c 'import os, sys; print(os.path.realpath(sys._base_executable))'); \
+	  echo "code sandbox packages for $$interp -> $(SANDBOX_DIR)"; \
+	  $(PY) -m pip --python "$$interp" install --quiet --disable-pip-version-check --target $(SANDBOX_DIR) \
+	    -r requirements-sandbox.txt && echo "$$interp" > $(SANDBOX_DIR)/.interpreter
+	@chmod -R a+rX .sandbox
+	@touch $@
+
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	@touch $@
 
 ## Start the platform on 127.0.0.1:5001 (SQLite, in-process channel layer and a local Celery worker unless
 ## DATABASE_URL / REDIS_URL say otherwise). Migrations run first.
-run: $(VENV)/.installed
+run: $(VENV)/.installed $(SANDBOX_DIR)/.installed
 	$(PY) manage.py run_platform --host $(HOST) --port $(PORT)
 
 ## Run the whole test suite (SQLite by default; PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set).
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev $(SANDBOX_DIR)/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
@@ -41,8 +55,9 @@ format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: $(VENV)/.installed-dev
+bench: $(VENV)/.installed-dev $(SANDBOX_DIR)/.installed
 	$(PY) bench/engine.py
+	$(PY) bench/sandbox.py
 
 clean:
-	rm -rf $(VENV) var/static
+	rm -rf $(VENV) .sandbox var/static

@@ -121,6 +121,26 @@ SSRF_DEFAULT_TIMEOUT = env.float("SSRF_DEFAULT_TIMEOUT", default=30.0)  # second
 SSRF_MAX_RESPONSE_BYTES = env.int("SSRF_MAX_RESPONSE_BYTES", default=10 * 1024 * 1024)
 SSRF_MAX_REDIRECTS = env.int("SSRF_MAX_REDIRECTS", default=5)
 SERVICE_API_QUERY_MAX_LENGTH = env.int("SERVICE_API_QUERY_MAX_LENGTH", default=100_000)
+# Code nodes run in a bubblewrap sandbox with a seccomp filter (`workflows.engine.sandbox`). Where the host
+# cannot provide it they fail with `code_sandbox_unavailable`; `process` runs code as the server's own
+# user instead, which is only safe when every workflow editor is trusted with every workspace's secrets.
+CODE_EXECUTION_ISOLATION = env.str("CODE_EXECUTION_ISOLATION", default="sandbox")
+if CODE_EXECUTION_ISOLATION not in ("sandbox", "process"):
+    raise ImproperlyConfigured("CODE_EXECUTION_ISOLATION must be 'sandbox' or 'process'")
+CODE_EXECUTION_TIMEOUT = env.float("CODE_EXECUTION_TIMEOUT", default=15.0)  # seconds per call
+CODE_EXECUTION_MEMORY_MB = env.int("CODE_EXECUTION_MEMORY_MB", default=512)
+CODE_EXECUTION_MAX_OUTPUT_BYTES = env.int("CODE_EXECUTION_MAX_OUTPUT_BYTES", default=10 * 1024 * 1024)
+# The packages user code may import (requirements-sandbox.txt), installed by `make` with the interpreter
+# it names in `.interpreter`; CODE_SANDBOX_PYTHON overrides that interpreter.
+CODE_SANDBOX_PACKAGES = env.str("CODE_SANDBOX_PACKAGES", default=str(BASE_DIR / ".sandbox" / "python"))
+_SANDBOX_MARKER = Path(CODE_SANDBOX_PACKAGES) / ".interpreter"
+CODE_SANDBOX_PYTHON = env.str(
+    "CODE_SANDBOX_PYTHON",
+    default=_SANDBOX_MARKER.read_text().strip() if _SANDBOX_MARKER.is_file() else "",
+)
+CODE_SANDBOX_POOL_SIZE = env.int("CODE_SANDBOX_POOL_SIZE", default=2)  # warm workers per language
+# User code reaches the network only through the egress broker, under the SSRF rules above; false: none.
+CODE_SANDBOX_EGRESS = env.bool("CODE_SANDBOX_EGRESS", default=True)
 # Knowledge search: `auto` picks sqlite-vec on SQLite and pgvector on PostgreSQL when they load, else exact
 # cosine search in the database; `sqlite-vec`, `pgvector` or `exact` force one.
 VECTOR_STORE = env.str("VECTOR_STORE", default="auto")

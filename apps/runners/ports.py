@@ -13,12 +13,14 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from apps.models import Message
 from apps.runners.agent_node import TenantAgentPort
+from dify_project.code_execution import code_port
 from dify_project.db import db_sync_to_async
 from dify_project.outbound import DestinationBlocked, ResponseTooLarge, async_http_client, ssrf_policy
 from files.models import ToolFile, UploadFile
@@ -27,7 +29,6 @@ from netguard import Policy, aread_capped
 from providers.tools.port import TenantToolPort
 from workflows import engine as wf
 
-_code_port = wf.SubprocessCodePort()
 _http_ports: dict[Policy, wf.HttpxHttpPort] = {}
 
 
@@ -184,7 +185,7 @@ class StorageFilePort:
             async with async_http_client() as client, client.stream("GET", url) as response:
                 response.raise_for_status()
                 return await aread_capped(response, settings.SSRF_MAX_RESPONSE_BYTES)
-        except (DestinationBlocked, ResponseTooLarge) as error:
+        except (DestinationBlocked, ResponseTooLarge, httpx.InvalidURL) as error:
             raise ValueError(f"cannot download {url}: {error}") from None
 
     def _read_stored(self, file: wf.File) -> bytes:
@@ -256,5 +257,5 @@ def ports_for_run(
         memory=ConversationMemoryPort(),
         files=files,
         http=_http_port(),
-        code=_code_port,
+        code=code_port(),
     )

@@ -47,6 +47,10 @@ def readyz(request: HttpRequest) -> JsonResponse:
         except Exception as exc:  # a probe reports any failure, it never raises
             results[name] = f"error: {exc.__class__.__name__}: {exc}"
     ok = all(value == "ok" for value in results.values())
+    # Reported, not gating: without a sandbox only code nodes fail (closed); everything else serves.
+    from dify_project.code_execution import status as sandbox_status
+
     return JsonResponse(
-        {"status": "ok" if ok else "unavailable", "checks": results}, status=200 if ok else 503
+        {"status": "ok" if ok else "unavailable", "checks": results, "code_sandbox": sandbox_status()},
+        status=200 if ok else 503,
     )

@@ -18,6 +18,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
+from dify_project import code_execution
+
 
 def describe_mode() -> str:
     db = settings.DATABASES["default"]
@@ -82,6 +84,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.stdout.write(describe_mode())
+        # Probing also warms the sandbox pool this process serves code nodes from.
+        self.stdout.write(code_execution.describe())
         soft, _ = raise_open_files_limit()
         if soft != -1:
             self.stdout.write(f"open files limit: {soft}")

@@ -113,6 +113,17 @@ def bwrap_argv(
         "--setenv",
         "PATH",
         "/nonexistent",
+        # Numeric libraries size thread pools by the host's cores; one thread keeps them inside the
+        # address-space limit on any machine. matplotlib wants a writable config dir.
+        "--setenv",
+        "OPENBLAS_NUM_THREADS",
+        "1",
+        "--setenv",
+        "OMP_NUM_THREADS",
+        "1",
+        "--setenv",
+        "MPLCONFIGDIR",
+        SCRATCH,
         "--cap-drop",
         "ALL",
     ]
