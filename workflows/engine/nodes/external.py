@@ -159,6 +159,7 @@ async def collect_messages(ctx: NodeContext, node_id: str, messages: Any) -> dic
     files: list[File] = []
     json_items: list[Any] = []
     variables: dict[str, Any] = {}
+    streamed: list[str] = []
     async for message in messages:
         if not isinstance(message, ToolMessage):
             raise NodeError(f"port yielded {type(message).__name__}, expected ToolMessage", "ToolInvokeError")
@@ -167,19 +168,28 @@ async def collect_messages(ctx: NodeContext, node_id: str, messages: Any) -> dic
             text.append(piece)
             ctx.emit_chunk((node_id, "text"), piece)
         elif message.type == "json":
-            json_items.append(message.data)
+            if message.data:  # Dify skips an empty json_object
+                json_items.append(message.data)
         elif message.type in ("file", "image", "blob") and message.file is not None:
             files.append(message.file)
         elif message.type == "variable":
             if message.stream:
+                if message.name not in streamed:
+                    streamed.append(message.name)
                 variables[message.name] = variables.get(message.name, "") + message.text
                 ctx.emit_chunk((node_id, message.name), message.text)
             else:
                 variables[message.name] = message.data
         elif message.type == "log":
             ctx.emit_agent_log(message.data if isinstance(message.data, dict) else {"data": message.data})
+    # Close every stream the node opened, text then streamed variables, as Dify does: an open stream would
+    # make the answer wait for the pool value and send the whole text a second time. (Dify closes the
+    # non-streamed variables too, which makes its answer stream drop their value; we do not copy that.)
     ctx.emit_chunk((node_id, "text"), "", True)
-    return {"text": "".join(text), "files": files, "json": json_items, **variables}
+    for name in streamed:
+        ctx.emit_chunk((node_id, name), "", True)
+    # Dify's tool and agent nodes never answer an empty `json`: no JSON message gives [{"data": []}].
+    return {"text": "".join(text), "files": files, "json": json_items or [{"data": []}], **variables}
 
 
 class ToolNode(Node):
