@@ -11,7 +11,8 @@ from django.db import connections
 from rest_framework.test import APIClient
 
 from accounts.models import Account, Tenant, TenantRole
-from providers.runtime import InMemoryCooldownStore, LoadBalancer, ModelRuntime
+from dify_project.outbound import ssrf_policy
+from providers.runtime import HttpPool, InMemoryCooldownStore, LoadBalancer, ModelRuntime
 from providers.services import config_cache
 from providers.services.runtime import set_model_runtime
 from tests import factories
@@ -20,9 +21,13 @@ from tests.support.fixtures import TEST_RETRY, TEST_TIMEOUTS, closed_port, fake_
 
 @pytest.fixture(autouse=True)
 def test_runtime() -> Iterator[ModelRuntime]:
-    """The process's ModelRuntime for this test: the real one, with test timeouts and retries."""
+    """The process's ModelRuntime for this test: the real one (its pool behind the SSRF guard; the suite
+    allow-lists loopback), with test timeouts and retries."""
     runtime = ModelRuntime(
-        retry=TEST_RETRY, timeouts=TEST_TIMEOUTS, balancer=LoadBalancer(InMemoryCooldownStore())
+        retry=TEST_RETRY,
+        timeouts=TEST_TIMEOUTS,
+        balancer=LoadBalancer(InMemoryCooldownStore()),
+        http=HttpPool(timeouts=TEST_TIMEOUTS, policy=ssrf_policy),
     )
     set_model_runtime(runtime)
     config_cache.clear()
