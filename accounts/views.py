@@ -151,9 +151,9 @@ class LogoutApi(ApiView):
     @extend_schema(request=s.RefreshIn, responses=s.ResultOut)
     def post(self, request: Request) -> Response:
         if request.user is not None:
-            token = (
-                request.data.get("refresh_token") if isinstance(request.data, dict) else None
-            ) or request.COOKIES.get(REFRESH_COOKIE)
+            given = request.data.get("refresh_token") if isinstance(request.data, dict) else None
+            # Any other value than a string names no token: logging out still succeeds (Dify ignores the body).
+            token = (given if isinstance(given, str) else None) or request.COOKIES.get(REFRESH_COOKIE)
             services.account_logout(account=request.user, refresh_token=token)
         response = Response(SUCCESS)
         for cookie in (ACCESS_COOKIE, REFRESH_COOKIE, CSRF_COOKIE):

@@ -326,7 +326,12 @@ async def execute_chat_run(prepared: PreparedChat, writer: RunWriter) -> ChatRes
     started = time.perf_counter()
     answer: list[str] = []
     stopped = asyncio.Event()
-    control.register_task(identity.task_id, lambda _reason: stopped.set(), user_key=prepared.user_key)
+    control.register_task(
+        identity.task_id,
+        lambda _reason: stopped.set(),
+        app_id=str(prepared.app.id),
+        user_key=prepared.user_key,
+    )
     thought_id = str(uuid.uuid4())
     message_event = "agent_message" if prepared.agent else "message"
     usage = None
@@ -381,7 +386,7 @@ async def execute_chat_run(prepared: PreparedChat, writer: RunWriter) -> ChatRes
         if status >= 500:
             logger.exception("chat run %s failed", identity.message_id)
     finally:
-        control.unregister_task(identity.task_id)
+        control.unregister_task(identity.task_id, app_id=str(prepared.app.id))
     replacement = None
     if prepared.moderation is not None and error is None and direct is None:
         replacement = await prepared.moderation.check_output("".join(answer))

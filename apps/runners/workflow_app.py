@@ -356,7 +356,9 @@ async def execute_workflow_run(prepared: PreparedRun, writer: RunWriter) -> RunR
     except wf.InputError as exc:
         # Inputs are checked by the engine before any event; surface it as Dify's invalid_param.
         return await _fail_before_start(prepared, writer, recorder, wire, str(exc))
-    control.register_task(identity.task_id, run.stop, user_key=prepared.user_key)
+    control.register_task(
+        identity.task_id, run.stop, app_id=str(prepared.workflow.app_id), user_key=prepared.user_key
+    )
     for payload in prepared.opening_events:
         writer.publish(payload)
     try:
@@ -376,7 +378,7 @@ async def execute_workflow_run(prepared: PreparedRun, writer: RunWriter) -> RunR
         run.stop("internal error")
         result = await _crash(prepared, writer, recorder, wire, exc)
     finally:
-        control.unregister_task(identity.task_id)
+        control.unregister_task(identity.task_id, app_id=str(prepared.workflow.app_id))
     return result
 
 

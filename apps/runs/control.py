@@ -49,27 +49,37 @@ def _stop_key(task_id: str) -> str:
     return f"{settings.REDIS_KEY_PREFIX}:run:stop:{task_id}"
 
 
-def register_task(task_id: str, stop: Callable[[str], None], *, user_key: str | None = None) -> None:
-    """Make a running task stoppable. ``user_key`` (the end user) must match on stop, as in Dify."""
-    _registry.tasks[task_id] = _LocalTask(stop=stop, user_key=user_key)
+def _task_key(app_id: str, task_id: str) -> str:
+    # A task is known by its app and its id: a stop sent through another app (of this workspace or
+    # another one) names a task that does not exist, and is ignored like any unknown task.
+    return f"{app_id}:{task_id}"
+
+
+def register_task(
+    task_id: str, stop: Callable[[str], None], *, app_id: str, user_key: str | None = None
+) -> None:
+    """Make a running task of the app stoppable. ``user_key`` (the end user) must match on stop, as in Dify."""
+    _registry.tasks[_task_key(app_id, task_id)] = _LocalTask(stop=stop, user_key=user_key)
     if settings.REDIS_URL and (_registry.watcher is None or _registry.watcher.done()):
         _registry.watcher = asyncio.get_running_loop().create_task(_watch_remote_stops())
 
 
-def unregister_task(task_id: str) -> None:
-    _registry.tasks.pop(task_id, None)
+def unregister_task(task_id: str, *, app_id: str) -> None:
+    _registry.tasks.pop(_task_key(app_id, task_id), None)
 
 
-async def request_stop(task_id: str, *, user_key: str | None = None) -> None:
-    """Ask the task to stop, wherever it runs. Unknown or finished tasks are ignored (Dify answers success)."""
-    local = _registry.tasks.get(task_id)
+async def request_stop(task_id: str, *, app_id: str, user_key: str | None = None) -> None:
+    """Ask the app's task to stop, wherever it runs. Unknown or finished tasks, and tasks of other apps, are
+    ignored (Dify answers success)."""
+    key = _task_key(app_id, task_id)
+    local = _registry.tasks.get(key)
     if local is not None:
         if local.user_key is None or user_key is None or local.user_key == user_key:
-            _stop_local(task_id, local)
+            _stop_local(key, local)
         return
     if settings.REDIS_URL:
         value = user_key or ""
-        await redis_for_loop().set(_stop_key(task_id), value, ex=settings.RUN_EVENTS_TTL)
+        await redis_for_loop().set(_stop_key(key), value, ex=settings.RUN_EVENTS_TTL)
 
 
 def _stop_local(task_id: str, task: _LocalTask) -> None:

@@ -213,7 +213,7 @@ class FeedbackOut(serializers.Serializer):
 
 
 class FeedbackListQuery(serializers.Serializer):
-    page = serializers.IntegerField(required=False, default=1, min_value=1)
+    page = serializers.IntegerField(required=False, default=1, min_value=1, max_value=99999)
     limit = serializers.IntegerField(required=False, default=20, min_value=1, max_value=101)
 
 

@@ -95,14 +95,21 @@ def annotations_delete(*, app: App, annotation_ids: list[Any] | None = None) -> 
     return annotations.delete()[0]
 
 
-def _job(kind: str, status: str, **extra: Any) -> dict[str, Any]:
+def _job_key(kind: str, app: App, job_id: Any) -> str:
+    # The app is part of the key: another app (of this workspace or another) asking for the id learns
+    # nothing, the job simply does not exist for it.
+    return f"{kind}:{app.id}:{job_id}"
+
+
+def _job(kind: str, status: str, *, app: App, **extra: Any) -> dict[str, Any]:
     job_id = str(uuid.uuid4())
-    cache.set(f"{kind}:{job_id}", {"job_status": status, "error_msg": "", **extra}, JOB_SECONDS)
+    cache.set(_job_key(kind, app, job_id), {"job_status": status, "error_msg": "", **extra}, JOB_SECONDS)
     return {"job_id": job_id, "job_status": status, **extra}
 
 
-def job_status(*, kind: str, job_id: Any) -> dict[str, Any] | None:
-    data = cache.get(f"{kind}:{job_id}")
+def job_status(*, kind: str, app: App, job_id: Any) -> dict[str, Any] | None:
+    """The status of one of the app's jobs, or None for an unknown id or another app's job."""
+    data = cache.get(_job_key(kind, app, job_id))
     if data is None:
         return None
     return {"job_id": str(job_id), **data}
@@ -143,7 +150,7 @@ def annotations_import_csv(*, app: App, account: Account, content: bytes) -> dic
             for q, a in records
         ]
     )
-    return _job("app_annotation_batch_import", "completed", record_count=len(records))
+    return _job("app_annotation_batch_import", "completed", app=app, record_count=len(records))
 
 
 def annotations_export_csv(*, app: App) -> str:
@@ -184,14 +191,14 @@ def annotation_reply_enable(
     setting.embedding_model_name = embedding_model_name
     setting.updated_user_id = account.id
     setting.save()
-    return _job("enable_app_annotation_job", "completed")
+    return _job("enable_app_annotation_job", "completed", app=app)
 
 
 @transaction.atomic
 def annotation_reply_disable(*, app: App, account: Account) -> dict[str, Any]:
     AppAnnotationSetting.objects.filter(app=app).update(enabled=False, updated_user_id=account.id)
     forget_app(app.id)  # update() sends no signal for the app cache
-    return _job("disable_app_annotation_job", "completed")
+    return _job("disable_app_annotation_job", "completed", app=app)
 
 
 def annotation_setting_update(

@@ -28,7 +28,9 @@ def paginate(
     """
     total = queryset.count() if isinstance(queryset, QuerySet) else len(queryset)
     offset = (page - 1) * limit
-    rows = list(queryset[offset : offset + limit])
+    # A page past the end is empty without asking the database: an offset beyond its integer range (a
+    # query parameter with no upper bound) would otherwise fail there as a 500.
+    rows = list(queryset[offset : offset + limit]) if offset < total else []
     return {
         "page": page,
         "limit": limit,

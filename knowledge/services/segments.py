@@ -207,6 +207,8 @@ def child_chunk_update(*, chunk: ChildChunk, content: str, account_id: Any) -> C
     chunk.content, chunk.word_count = content, len(content)
     chunk.index_node_hash = split.text_hash(content)
     chunk.type, chunk.updated_by = "customized", account_id
+    # The column allows null (a chunk whose indexing never ran); an edit indexes it under a new node.
+    chunk.index_node_id = chunk.index_node_id or str(uuid.uuid4())
     chunk.save()
     if segment.enabled and segment.document.enabled and not segment.document.archived:
         index_units(segment.document.dataset, [(segment, chunk, chunk.index_node_id, content)])

@@ -176,9 +176,9 @@ class AnnotationBatchImportStatusApi(_AnnotationView):
         parameters=[APP_ID, JOB_ID], responses=s.ConsoleJobOut, summary="Status of an annotation import"
     )
     def get(self, request: Request, app_id: str, job_id: str) -> Response:
-        self.get_app(request, app_id)
+        app = self.get_app(request, app_id)
         status = services.job_status(
-            kind="app_annotation_batch_import", job_id=selectors.parse_id(job_id, what="Job")
+            kind="app_annotation_batch_import", app=app, job_id=selectors.parse_id(job_id, what="Job")
         )
         if status is None:
             raise NotFound("The job does not exist.")
@@ -225,9 +225,9 @@ class AnnotationReplyActionStatusApi(_AnnotationView):
         summary="Status of an enable/disable job",
     )
     def get(self, request: Request, app_id: str, action: str, job_id: str) -> Response:
-        self.get_app(request, app_id)
+        app = self.get_app(request, app_id)
         status = services.job_status(
-            kind=f"{action}_app_annotation_job", job_id=selectors.parse_id(job_id, what="Job")
+            kind=f"{action}_app_annotation_job", app=app, job_id=selectors.parse_id(job_id, what="Job")
         )
         if status is None:
             raise NotFound("The job does not exist.")

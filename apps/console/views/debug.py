@@ -116,9 +116,9 @@ class TaskStopApi(AsyncAppApiView):
 
     @extend_schema(parameters=[APP_ID], request=None, responses=ResultOut)
     async def post(self, request: Request, app_id: Any, task_id: str) -> Response:
-        await self.app_of(request, app_id)
+        app = await self.app_of(request, app_id)
         # Editors stop any debug task of the app, as in Dify (no user check).
-        await control.request_stop(str(task_id))
+        await control.request_stop(str(task_id), app_id=str(app.id))
         return Response({"result": "success"})
 
 

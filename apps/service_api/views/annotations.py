@@ -140,7 +140,7 @@ class AnnotationReplyStatusApi(ServiceApiView):
         )
     )
     def get(self, request: Request, action: str, job_id: str) -> Response:
-        status = service.job_status(kind=_kind(action), job_id=job_id)
+        status = service.job_status(kind=_kind(action), app=self.app(request), job_id=job_id)
         if status is None:
             raise InvalidParam("The job does not exist.")
         return Response(

@@ -267,7 +267,7 @@ class StopApi(AsyncServiceApiView):
         # Dify checks the chat/completion stopper against the starting user (a mismatch is ignored);
         # the workflow stop is not checked against the run's creator.
         user_key = None if self.mode_check == "workflow" else end_user.session_id
-        await control.request_stop(str(task_id), user_key=user_key)
+        await control.request_stop(str(task_id), app_id=str(app.id), user_key=user_key)
         return Response({"result": "success"})
 
 
