@@ -27,8 +27,7 @@ from providers.models import INHERIT_CONFIG_NAME
 from providers.runtime import ModelRuntimeError
 from providers.services import credentials as creds
 from providers.services import model_settings
-from providers.services.cooldown import cooling_down
-from providers.services.runtime import model_runtime
+from providers.services.runtime import cooling_down, model_runtime
 
 SUCCESS = {"result": "success"}
 PROVIDER_PARAM = OpenApiParameter(

@@ -19,6 +19,7 @@ from django.db.models import Q
 from apps import exceptions as errors
 from apps.models import App, AppMode, Conversation, EndUser, Message
 from apps.runners.files import build_files, resolve_file_inputs
+from apps.runners.pauses import record_pause
 from apps.runners.ports import ports_for_run
 from apps.runs import control
 from apps.runs.bus import RunWriter
@@ -414,7 +415,7 @@ async def _finish(
     )
     await recorder.finish(end, wire.tally)
     if isinstance(final, wf.RunPaused):
-        paused = await _record_pause(prepared, final)
+        paused = await record_pause(prepared=prepared, final=final)
         for payload in paused["events"]:
             writer.publish(payload)
     finished = wire.workflow_finished(status, outputs, error, exceptions_count)
@@ -453,12 +454,6 @@ async def _finish(
         metadata=metadata,
         paused=paused["data"] if paused else None,
     )
-
-
-async def _record_pause(prepared: PreparedRun, final: wf.RunPaused) -> dict[str, Any]:
-    from apps.runners.human_input import record_pause
-
-    return await record_pause(prepared=prepared, final=final)
 
 
 async def _fail_before_start(

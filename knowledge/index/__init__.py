@@ -25,6 +25,7 @@ its rank r to r / (1 + r), so both can meet a score threshold.
 
 from __future__ import annotations
 
-from knowledge.index.base import Hit, SearchStore, search_store, vector_from_bytes, vector_to_bytes
+from knowledge.index.base import Hit, SearchStore, vector_from_bytes, vector_to_bytes
+from knowledge.index.chooser import reset_search_store, search_store
 
-__all__ = ["Hit", "SearchStore", "search_store", "vector_from_bytes", "vector_to_bytes"]
+__all__ = ["Hit", "SearchStore", "reset_search_store", "search_store", "vector_from_bytes", "vector_to_bytes"]

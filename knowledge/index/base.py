@@ -1,18 +1,14 @@
-"""The store interface, vector encoding, and the choice of implementation (see the package docstring)."""
+"""The store interface and vector encoding (see the package docstring); `chooser` picks the implementation."""
 
 from __future__ import annotations
 
 import logging
 import math
 import re
-import threading
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-
-from django.conf import settings
-from django.db import connection
 
 try:
     import numpy as np
@@ -114,50 +110,3 @@ class SearchStore:
         self, *, dataset_id: str, query: str, top_k: int, document_ids: Sequence[str] | None
     ) -> list[Hit]:
         raise NotImplementedError
-
-
-_lock = threading.Lock()
-_stores: dict[str, SearchStore] = {}
-
-
-def search_store() -> SearchStore:
-    """The process's store for the default database, chosen once (``settings.VECTOR_STORE``) and logged."""
-    vendor = connection.vendor
-    store = _stores.get(vendor)
-    if store is not None:
-        return store
-    with _lock:
-        store = _stores.get(vendor)
-        if store is None:
-            store = _choose(vendor)
-            _stores[vendor] = store
-            logger.info("Knowledge search store: %s (database %s)", store.name, vendor)
-    return store
-
-
-def reset_search_store() -> None:
-    """Forget the choice (tests that switch stores)."""
-    with _lock:
-        _stores.clear()
-
-
-def _choose(vendor: str) -> SearchStore:
-    from knowledge.index import stores
-
-    wanted = str(getattr(settings, "VECTOR_STORE", "auto") or "auto").lower()
-    if vendor == "sqlite":
-        if wanted in ("auto", "sqlite-vec", "sqlite_vec") and stores.sqlite_vec_available():
-            return stores.SqliteStore(vectors=stores.SqliteVecVectors())
-        if wanted in ("sqlite-vec", "sqlite_vec"):
-            logger.warning(
-                "VECTOR_STORE=sqlite-vec but this Python's sqlite3 cannot load extensions "
-                "(or sqlite-vec is not installed): using exact cosine search"
-            )
-        return stores.SqliteStore(vectors=stores.ExactVectors())
-    if vendor == "postgresql":
-        if wanted in ("auto", "pgvector") and stores.pgvector_available():
-            return stores.PostgresStore(vectors=stores.PgVectorVectors())
-        if wanted == "pgvector":
-            logger.warning("VECTOR_STORE=pgvector but the `vector` extension is not installed: exact cosine")
-        return stores.PostgresStore(vectors=stores.ExactVectors())
-    raise RuntimeError(f"No knowledge search store for the {vendor} database")

@@ -50,17 +50,3 @@ class CacheCooldownStore:
         keys = [self._cooldown_key(key, member_id) for member_id in member_ids]
         found = cache.get_many(keys)
         return [k in found for k in keys]
-
-
-def cooling_down(key: str, member_ids: list[str]) -> list[bool]:
-    """Which members of the pool `key` are cooling down, from sync code (the console)."""
-    from providers.services.runtime import model_runtime, run_sync
-
-    store = model_runtime().balancer.store
-    if isinstance(store, CacheCooldownStore):
-        return store.cooling_down_now(key, member_ids)
-
-    async def read(runtime: object) -> list[bool]:  # the in-memory store: no I/O, no thread hop
-        return [await store.is_cooling_down(key, member_id) for member_id in member_ids]
-
-    return run_sync(read)

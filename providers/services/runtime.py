@@ -96,3 +96,15 @@ def run_sync(call: Callable[[ModelRuntime], Awaitable[T]]) -> T:
             loop.run_until_complete(loop.shutdown_asyncgens())
         finally:
             loop.close()
+
+
+def cooling_down(key: str, member_ids: list[str]) -> list[bool]:
+    """Which members of the pool `key` are cooling down, from sync code (the console)."""
+    store = model_runtime().balancer.store
+    if isinstance(store, CacheCooldownStore):
+        return store.cooling_down_now(key, member_ids)
+
+    async def read(runtime: object) -> list[bool]:  # the in-memory store: no I/O, no thread hop
+        return [await store.is_cooling_down(key, member_id) for member_id in member_ids]
+
+    return run_sync(read)

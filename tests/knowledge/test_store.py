@@ -6,7 +6,8 @@ import pytest
 from django.db import connection
 
 from knowledge.index import base
-from knowledge.index.base import best_by_cosine, normalise, search_store, vector_from_bytes, vector_to_bytes
+from knowledge.index.base import best_by_cosine, normalise, vector_from_bytes, vector_to_bytes
+from knowledge.index.chooser import reset_search_store, search_store
 
 
 def test_vectors_round_trip_as_float32_bytes():
@@ -28,7 +29,7 @@ def test_exact_cosine_ranks_the_same_with_and_without_numpy(monkeypatch):
 
 @pytest.mark.django_db
 def test_the_store_matches_the_database():
-    base.reset_search_store()
+    reset_search_store()
     name = search_store().name
     if connection.vendor == "sqlite":
         assert name.startswith("sqlite-fts5+") and name.split("+")[1] in ("exact", "sqlite-vec")

@@ -14,8 +14,8 @@ from dify_project.crypto import mask
 from providers.models import LoadBalancingModelConfig, ModelUsage, ProviderModelSetting
 from providers.runtime import LoadBalancer, ModelRuntime
 from providers.services import invocation
-from providers.services.cooldown import CacheCooldownStore, cooling_down
-from providers.services.runtime import set_model_runtime
+from providers.services.cooldown import CacheCooldownStore
+from providers.services.runtime import cooling_down, set_model_runtime
 from tests.providers_django import given
 from tests.support.fake_llm import FakeLLMServer, Reply
 from tests.support.fixtures import TEST_RETRY, TEST_TIMEOUTS
