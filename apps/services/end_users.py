@@ -13,6 +13,7 @@ from collections import OrderedDict
 from django.db import IntegrityError, transaction
 
 from apps.models import App, EndUser
+from dify_project.api.errors import InvalidParam
 
 DEFAULT_USER = "DEFAULT-USER"
 SERVICE_API = "service_api"
@@ -47,6 +48,8 @@ def end_user_get_or_create(*, app: App, user: str | None, type: str = SERVICE_AP
     if remembered is not None:
         return copy.copy(remembered)
     session_id = key[2]
+    if len(session_id) > EndUser._meta.get_field("session_id").max_length:
+        raise InvalidParam("user: at most 255 characters.", params="user")
     existing = EndUser.objects.filter(app=app, type=type, session_id=session_id).first()
     if existing is not None:
         return _remember(key, existing)

@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import DataError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -101,6 +102,15 @@ _DRF_CODES: dict[type[drf.APIException], str] = {
 }
 
 
+DATA_ERROR_MESSAGE = (
+    "A value in the request is not accepted (too long, out of range or with a NUL character)."
+)
+
+
+def _view_name(context: dict[str, Any] | None) -> str:
+    return context.get("view").__class__.__name__ if context else "?"
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's EXCEPTION_HANDLER: every error becomes Dify's body."""
     headers: dict[str, str] = {}
@@ -127,7 +137,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             headers["Retry-After"] = str(int(exc.wait))
         detail = exc.detail if isinstance(exc.detail, str) else _first_validation_message(exc.detail)[1]
         return Response(error_body(code, str(detail), status), status=status, headers=headers)
-    logger.exception("Unhandled error in %s", context.get("view").__class__.__name__ if context else "?")
+    if isinstance(exc, DataError):
+        # The database refused a value the request carried (longer than its column, a NUL character in
+        # JSON, a number out of range): bad input, so a 400, never a 500. Logged, because a serializer
+        # should have said so first, with the field's name.
+        logger.warning("the database refused a value in %s: %s", _view_name(context), exc)
+        return Response(error_body("invalid_param", DATA_ERROR_MESSAGE, 400), status=400)
+    logger.exception("Unhandled error in %s", _view_name(context))
     return Response(error_body("internal_server_error", "Internal Server Error", 500), status=500)
 
 
