@@ -54,6 +54,7 @@ from apps.runs.bus import RunWriter
 from apps.runs.errors import stream_error_body
 from apps.runs.ids import RunIds
 from apps.runs.launch import launch, stream_response
+from apps.runs.payloads import ChatResult
 from dify_project.api.errors import ApiError, InvalidParam
 from dify_project.db import db_sync_to_async
 from providers.tools.port import TenantToolPort
@@ -298,13 +299,6 @@ def _insert_opening(prepared: PreparedChat) -> None:
             prepared.conversation.save(force_insert=True)
         prepared.message.save(force_insert=True)
         message_files_create(message=prepared.message, files=prepared.files)
-
-
-@dataclass
-class ChatResult:
-    answer: str
-    metadata: dict[str, Any]
-    error: ApiError | None = None
 
 
 async def execute_chat_run(prepared: PreparedChat, writer: RunWriter) -> ChatResult:

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db.models import Q
 
 from apps import exceptions as errors
-from apps.models import App, AppMode, Conversation, EndUser, Message
+from apps.models import AppMode, Conversation, Message
 from apps.runners.files import build_files, resolve_file_inputs
 from apps.runners.pauses import record_pause
 from apps.runners.ports import ports_for_run
@@ -25,6 +25,7 @@ from apps.runs import control
 from apps.runs.bus import RunWriter
 from apps.runs.errors import error_event, stream_error_body
 from apps.runs.ids import RunIds
+from apps.runs.payloads import RunResult, WorkflowRunRequest
 from apps.runs.recorder import RunEnd, RunRecorder, RunRows, usage_dict
 from apps.runs.wire import RunIdentity, WorkflowWire
 from dify_project import crypto
@@ -74,21 +75,6 @@ def environment_of(workflow: Workflow) -> list[dict[str, Any]]:
             value = crypto.decrypt(value)
         variables.append({**item, "value": value})
     return variables
-
-
-@dataclass
-class WorkflowRunRequest:
-    app: App
-    inputs: dict[str, Any]
-    invoke_from: str  # service-api | web-app | debugger
-    end_user: EndUser | None = None
-    account_id: str | None = None
-    query: str = ""
-    files: list[Any] | None = None
-    conversation_id: str | None = None
-    workflow_id: str | None = None  # a specific published version
-    workflow: Workflow | None = None  # given directly for draft (debug) runs
-    auto_generate_name: bool = True
 
 
 @dataclass
@@ -309,20 +295,6 @@ def _conversation_variables(conversation: Conversation, workflow: Workflow) -> l
         row = stored.get(declaration.get("name"))
         result.append({**declaration, "value": row.value if row is not None else declaration.get("value")})
     return result
-
-
-@dataclass
-class RunResult:
-    """What a blocking caller needs once the run has ended."""
-
-    status: str
-    outputs: dict[str, Any] | None
-    error: str | None
-    answer: str
-    finished: dict[str, Any]
-    usage: dict[str, Any]
-    metadata: dict[str, Any] = field(default_factory=dict)
-    paused: dict[str, Any] | None = None
 
 
 async def execute_workflow_run(prepared: PreparedRun, writer: RunWriter) -> RunResult:
