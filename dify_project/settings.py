@@ -324,3 +324,36 @@ LOGGING = {
 if not DEBUG:
     SECURE_CONTENT_TYPE_NOSNIFF = True
     X_FRAME_OPTIONS = "DENY"
+
+# --- Operations: scheduled maintenance, rate limits, metrics (issue 12; README "Operations") ----------
+INSTALLED_APPS.append("operations")
+# Each maintenance task is a django-celery-beat PeriodicTask (admin: Periodic tasks), created or updated
+# by `manage.py setup_periodic_tasks` (run by `run_platform` at start). A schedule is a crontab
+# "minute hour day-of-month month day-of-week" in CELERY_TIMEZONE; an edit in the admin stays until the
+# setting itself changes.
+# Retention: runs, node executions, app logs, messages and conversations older than RETENTION_DAYS are
+# deleted in batches of RETENTION_BATCH_SIZE rows. A workspace overrides the days with
+# `retention_days` in its custom_config (admin: Workspaces); 0 there keeps its history forever.
+RETENTION_ENABLED = env.bool("RETENTION_ENABLED", default=True)
+RETENTION_DAYS = env.int("RETENTION_DAYS", default=30)
+RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=1000)
+RETENTION_SCHEDULE = env.str("RETENTION_SCHEDULE", default="15 3 * * *")
+# Upload and tool files whose owner (uploader, end user, conversation) is gone, older than the grace period.
+ORPHAN_FILES_CLEANUP_ENABLED = env.bool("ORPHAN_FILES_CLEANUP_ENABLED", default=True)
+ORPHAN_FILES_GRACE_HOURS = env.int("ORPHAN_FILES_GRACE_HOURS", default=24)
+ORPHAN_FILES_SCHEDULE = env.str("ORPHAN_FILES_SCHEDULE", default="45 3 * * *")
+# Documents with no indexing progress for STUCK_DOCUMENTS_AFTER_MINUTES are queued again, at most
+# STUCK_DOCUMENTS_MAX_REQUEUES times, then failed with a reason (the owner can retry them).
+STUCK_DOCUMENTS_RECOVERY_ENABLED = env.bool("STUCK_DOCUMENTS_RECOVERY_ENABLED", default=True)
+STUCK_DOCUMENTS_AFTER_MINUTES = env.int("STUCK_DOCUMENTS_AFTER_MINUTES", default=30)
+STUCK_DOCUMENTS_MAX_REQUEUES = env.int("STUCK_DOCUMENTS_MAX_REQUEUES", default=2)
+STUCK_DOCUMENTS_SCHEDULE = env.str("STUCK_DOCUMENTS_SCHEDULE", default="*/10 * * * *")
+# Paused human-input runs fail once every form has expired (forms last HUMAN_INPUT_GLOBAL_TIMEOUT_SECONDS);
+# runs left `running` by a dead process fail RUNS_ABANDONED_AFTER_SECONDS after they started; run event
+# streams without an expiry get RUN_EVENTS_TTL.
+RUN_EXPIRY_ENABLED = env.bool("RUN_EXPIRY_ENABLED", default=True)
+RUN_EXPIRY_SCHEDULE = env.str("RUN_EXPIRY_SCHEDULE", default="*/15 * * * *")
+HUMAN_INPUT_GLOBAL_TIMEOUT_SECONDS = env.int("HUMAN_INPUT_GLOBAL_TIMEOUT_SECONDS", default=7 * 24 * 3600)
+RUNS_ABANDONED_AFTER_SECONDS = env.int(
+    "RUNS_ABANDONED_AFTER_SECONDS", default=max(APP_MAX_EXECUTION_TIME, WORKFLOW_MAX_EXECUTION_TIME) + 600
+)

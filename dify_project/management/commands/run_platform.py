@@ -92,6 +92,8 @@ class Command(BaseCommand):
         if not options["no_migrate"]:
             call_command("migrate", interactive=False, verbosity=0)
             self.stdout.write("database migrated")
+        # The maintenance schedule beat runs (README: Operations); rows an operator edited stay as they are.
+        call_command("setup_periodic_tasks", summary=True, stdout=self.stdout)
         start_celery = options["celery"] == "on" or (
             options["celery"] == "auto" and settings.RUNTIME_MODE == "embedded"
         )
