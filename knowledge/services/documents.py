@@ -27,8 +27,8 @@ from knowledge.models import (
 )
 from knowledge.services.datasets import resolve_embedding_model, validate_retrieval_model
 from knowledge.services.indexing import RUNNING, remove_document_nodes
+from knowledge.services.process_rules import validate_process_rule
 
-PROCESS_RULE_MODES = ("automatic", "custom", "hierarchical")
 DOC_FORMS = (DocForm.TEXT, DocForm.HIERARCHICAL)
 
 
@@ -41,35 +41,6 @@ def _enqueue_index(document_id: Any) -> None:
     from knowledge.tasks import index_document
 
     transaction.on_commit(lambda: index_document.delay(str(document_id)))
-
-
-def validate_process_rule(rule: Any) -> tuple[str, dict[str, Any] | None]:
-    """(mode, rules) of a process_rule argument, with Dify's messages for what is wrong."""
-    if not isinstance(rule, dict):
-        raise errors.InvalidParam("Process rule is invalid.", params="process_rule")
-    mode = rule.get("mode")
-    if not mode:
-        raise errors.InvalidParam("Process rule mode is required", params="process_rule.mode")
-    if mode not in PROCESS_RULE_MODES:
-        raise errors.InvalidParam("Process rule mode is invalid", params="process_rule.mode")
-    if mode == "automatic":
-        return mode, dict(split.AUTOMATIC_RULES)
-    rules = rule.get("rules")
-    if not isinstance(rules, dict):
-        raise errors.InvalidParam("Process rule rules is required", params="process_rule.rules")
-    pre = rules.get("pre_processing_rules", [])
-    if not isinstance(pre, list) or any(not isinstance(r, dict) or "id" not in r for r in pre):
-        raise errors.InvalidParam("Process rule pre_processing_rules is invalid", params="process_rule.rules")
-    # Deduplicate by id, the last one winning, as Dify does.
-    rules["pre_processing_rules"] = list({r["id"]: r for r in pre}.values())
-    try:
-        if mode == "custom" or rules.get("parent_mode", "paragraph") != "full-doc":
-            split.validate_segmentation(rules.get("segmentation"))
-        if mode == "hierarchical":
-            split.validate_segmentation(rules.get("subchunk_segmentation"), what="subchunk_segmentation")
-    except ValueError as exc:
-        raise errors.InvalidParam(str(exc), params="process_rule.rules") from None
-    return mode, rules
 
 
 def _prepare_dataset(

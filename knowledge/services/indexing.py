@@ -37,6 +37,7 @@ from knowledge.models import (
     SegmentStatus,
 )
 from knowledge.services.embeddings import embed_documents
+from knowledge.services.process_rules import validate_process_rule
 
 logger = logging.getLogger(__name__)
 
@@ -295,8 +296,6 @@ def document_nodes_rebuild(*, document_id: str) -> None:
 def indexing_estimate(*, pages: Sequence[str], process_rule: dict[str, Any], doc_form: str) -> dict[str, Any]:
     """Dify's indexing estimate: how a text would be split, without storing anything. The preview shows
     the first 10 segments (with their child chunks in parent-child mode)."""
-    from knowledge.services.documents import validate_process_rule
-
     mode, rules = validate_process_rule(process_rule)
     chunks = split.split_pages(pages, mode=mode, rules=rules, doc_form=doc_form)
     preview = [
