@@ -15,6 +15,7 @@ from apps.models import (
     Site,
     Tag,
     TagBinding,
+    WebAppAccess,
 )
 
 
@@ -25,6 +26,14 @@ class SiteInline(admin.StackedInline):
     readonly_fields = ("code",)
 
 
+class WebAppAccessInline(admin.StackedInline):
+    """Who may open the site: public, workspace members, or listed emails (and members)."""
+
+    model = WebAppAccess
+    extra = 0
+    fields = ("access_mode", "allowed_emails")
+
+
 @admin.register(App)
 class AppAdmin(admin.ModelAdmin):
     list_display = ("name", "mode", "tenant", "status", "enable_site", "enable_api", "created_at")
@@ -32,7 +41,14 @@ class AppAdmin(admin.ModelAdmin):
     search_fields = ("name", "id")
     raw_id_fields = ("tenant", "app_model_config", "workflow")
     readonly_fields = ("created_at", "updated_at", "created_by", "updated_by")
-    inlines = [SiteInline]
+    inlines = [SiteInline, WebAppAccessInline]
+
+    def save_formset(self, request, form, formset, change):
+        # Inline rows belong to the app's workspace; the form does not ask for it.
+        for inline_form in formset.forms:
+            if hasattr(inline_form.instance, "tenant_id") and inline_form.instance.tenant_id is None:
+                inline_form.instance.tenant_id = form.instance.tenant_id
+        super().save_formset(request, form, formset, change)
 
 
 @admin.register(AppModelConfig)

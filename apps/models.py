@@ -357,3 +357,64 @@ class TagBinding(TenantScopedModel):
 
     def __str__(self) -> str:
         return f"{self.tag_id} on {self.target_id}"
+
+
+class WebAppAccessMode(models.TextChoices):
+    """Who may open an app's web site (Dify enterprise's web-app access modes)."""
+
+    PUBLIC = "public"  # anyone with the link
+    PRIVATE_ALL = "private_all"  # signed-in members of the app's workspace
+    PRIVATE = "private"  # signed-in accounts whose email is listed
+
+
+class WebAppAccess(TenantScopedModel):
+    """The access mode of an app's web site. No row means public, as Dify without web-app auth."""
+
+    app = models.OneToOneField(App, on_delete=models.CASCADE, related_name="web_access")
+    access_mode = models.CharField(
+        max_length=16, choices=WebAppAccessMode.choices, default=WebAppAccessMode.PUBLIC
+    )
+    allowed_emails = models.JSONField(default=list)  # lower-cased; used by the `private` mode
+
+    def __str__(self) -> str:
+        return f"{self.access_mode} access to {self.app_id}"
+
+
+class PinnedConversation(TenantScopedModel):
+    """A web-app user's pinned conversation (Dify's ``pinned_conversations``)."""
+
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    created_by_role = models.CharField(max_length=16, default="end_user")
+    created_by = models.UUIDField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["app", "conversation", "created_by_role", "created_by"],
+                name="unique_pinned_conversation",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"pin of {self.conversation_id}"
+
+
+class SavedMessage(TenantScopedModel):
+    """A web-app user's saved completion (Dify's ``saved_messages``)."""
+
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="+")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+")
+    created_by_role = models.CharField(max_length=16, default="end_user")
+    created_by = models.UUIDField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["app", "message", "created_by_role", "created_by"], name="unique_saved_message"
+            )
+        ]
+        indexes = [models.Index(fields=["app", "created_by", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"saved {self.message_id}"

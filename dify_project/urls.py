@@ -18,6 +18,8 @@ urlpatterns = [
     path("v1/", include("providers.service_api_urls")),
     path("v1/", include("knowledge.service_api_urls")),
     path("v1/", include("apps.service_api.urls")),
+    path("api/", include("apps.web.urls")),
+    path("", include("apps.web.page_urls")),
 ]
 
 handler400 = "dify_project.api.errors.handler400"

@@ -37,14 +37,26 @@ def conversation_get(*, app: App, end_user: EndUser, conversation_id: str) -> Co
 
 
 def conversation_list(
-    *, app: App, end_user: EndUser, last_id: str | None, limit: int, sort_by: str
+    *,
+    app: App,
+    end_user: EndUser,
+    last_id: str | None,
+    limit: int,
+    sort_by: str,
+    only_ids: list[Any] | None = None,
+    exclude_ids: list[Any] | None = None,
 ) -> Window:
-    """Newest-updated first by default; ``last_id`` continues after that conversation."""
+    """Newest-updated first by default; ``last_id`` continues after that conversation. ``only_ids`` /
+    ``exclude_ids`` narrow the list (the web app's pinned and unpinned lists)."""
     if sort_by not in _SORT_FIELDS:
         sort_by = "-updated_at"
     field = sort_by.lstrip("-")
     descending = sort_by.startswith("-")
     queryset = _user_conversations(app=app, end_user=end_user)
+    if only_ids is not None:
+        queryset = queryset.filter(id__in=only_ids)
+    if exclude_ids:
+        queryset = queryset.exclude(id__in=exclude_ids)
     if last_id:
         last = queryset.filter(id=last_id).first()
         if last is None:
