@@ -120,7 +120,7 @@ def main() -> None:
     import django
 
     django.setup()
-    from bench.service_api import describe_mode, drop_data, setup_data
+    from bench.service_api_harness import describe_mode, drop_data, setup_data
     from tests.conftest import LiveAsgiServer
     from tests.support.fake_llm import FakeLLMServer
 
