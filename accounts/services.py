@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -101,9 +102,18 @@ def login_is_locked(*, email: str) -> bool:
     return (cache.get(_login_failures_key(email)) or 0) >= settings.LOGIN_MAX_FAILURES
 
 
+def _lockout_remaining(email: str) -> int:
+    """Seconds until the failure count (hence the lockout) expires: it lives from the first failure on."""
+    since = cache.get(_login_failures_key(email) + ":since")
+    if since is None:
+        return settings.LOGIN_LOCKOUT_SECONDS
+    return max(1, int(since + settings.LOGIN_LOCKOUT_SECONDS - time.time()))
+
+
 def _login_failed(email: str) -> None:
     key = _login_failures_key(email)
     if cache.add(key, 1, settings.LOGIN_LOCKOUT_SECONDS):
+        cache.set(key + ":since", time.time(), settings.LOGIN_LOCKOUT_SECONDS)
         return
     try:
         cache.incr(key)
@@ -114,7 +124,9 @@ def _login_failed(email: str) -> None:
 def account_authenticate(*, email: str, password: str) -> Account:
     """Check email and password. Repeated failures lock the email out for LOGIN_LOCKOUT_DURATION."""
     if login_is_locked(email=email):
-        raise errors.LoginLocked()
+        locked = errors.LoginLocked()
+        locked.retry_after = _lockout_remaining(email)
+        raise locked
     account = Account.objects.filter(email__iexact=email).first()
     if account is None or not account.has_usable_password() or not account.check_password(password):
         _login_failed(email)

@@ -96,6 +96,7 @@ class AppInvokeQuotaExceeded(ApiError):
     code = "too_many_requests"
     status = 429
     message = "Too many requests. Please try again later."
+    retry_after = 1  # a slot frees when any of the app's runs ends: soon, but nobody knows when
 
 
 class ConversationVariableNotFound(NotFound):

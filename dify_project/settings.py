@@ -144,6 +144,12 @@ CODE_SANDBOX_EGRESS = env.bool("CODE_SANDBOX_EGRESS", default=True)
 # Knowledge search: `auto` picks sqlite-vec on SQLite and pgvector on PostgreSQL when they load, else exact
 # cosine search in the database; `sqlite-vec`, `pgvector` or `exact` force one.
 VECTOR_STORE = env.str("VECTOR_STORE", default="auto")
+# `qdrant`: vectors in Qdrant (full text stays in the database). QDRANT_URL names a server or cluster;
+# without it, QDRANT_PATH is the client's in-process local mode (a directory, or `:memory:`).
+QDRANT_URL = env.str("QDRANT_URL", default="")
+QDRANT_API_KEY = env.str("QDRANT_API_KEY", default="")
+QDRANT_PATH = env.str("QDRANT_PATH", default=str(VAR_DIR / "qdrant"))
+QDRANT_COLLECTION_PREFIX = env.str("QDRANT_COLLECTION_PREFIX", default="dify")
 # Exported app files carry knowledge-base ids encrypted for this workspace, as Dify's do.
 DSL_EXPORT_ENCRYPT_DATASET_ID = env.bool("DSL_EXPORT_ENCRYPT_DATASET_ID", default=True)
 # Connections to model providers per process (each streaming answer holds one while it streams).
@@ -357,3 +363,6 @@ HUMAN_INPUT_GLOBAL_TIMEOUT_SECONDS = env.int("HUMAN_INPUT_GLOBAL_TIMEOUT_SECONDS
 RUNS_ABANDONED_AFTER_SECONDS = env.int(
     "RUNS_ABANDONED_AFTER_SECONDS", default=max(APP_MAX_EXECUTION_TIME, WORKFLOW_MAX_EXECUTION_TIME) + 600
 )
+# Service API requests per minute per API key (app and dataset keys); 0: no limit (Dify has none). An
+# app's own `api_rpm`, when above 0, is the limit for its keys instead. Over it: 429 with Retry-After.
+API_KEY_RATE_LIMIT_PER_MINUTE = env.int("API_KEY_RATE_LIMIT_PER_MINUTE", default=0)

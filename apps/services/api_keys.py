@@ -7,6 +7,7 @@ import string
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
@@ -16,6 +17,8 @@ from accounts.tokens import hash_token
 from apps import exceptions as errors
 from apps.models import ApiToken, App
 from apps.services.app_cache import cached_app
+from dify_project import ratelimit
+from dify_project.api.errors import TooManyRequests
 
 MAX_KEYS_PER_RESOURCE = 10
 _ALPHABET = string.ascii_letters + string.digits
@@ -81,10 +84,26 @@ def api_key_resolve(*, plain: str, scope: str) -> ResolvedKey:
             app_id=str(token.app_id) if token.app_id else None,
         )
         cache.set(cache_key, resolved, _CACHE_SECONDS)
+    _rate_check(resolved)
     if cache.add(f"api_token:used:{resolved.token_id}", True, int(_LAST_USED_EVERY.total_seconds())):
         # At most one write a minute per key: last_used_at is informational.
         ApiToken.objects.filter(id=resolved.token_id).update(last_used_at=timezone.now())
     return resolved
+
+
+def _rate_check(resolved: ResolvedKey) -> None:
+    """Requests per minute per key: the app's own ``api_rpm`` when set, else API_KEY_RATE_LIMIT_PER_MINUTE
+    (0: none). Over it: 429 ``too_many_requests`` with Retry-After."""
+    limit = settings.API_KEY_RATE_LIMIT_PER_MINUTE
+    if resolved.app_id:
+        app = cached_app(app_id=resolved.app_id, tenant_id=resolved.tenant_id)
+        if app is not None and app.api_rpm > 0:
+            limit = app.api_rpm
+    decision = ratelimit.hit(f"api_key:{resolved.token_id}", limit=limit)
+    if not decision.allowed:
+        error = TooManyRequests(f"Rate limit exceeded: {limit} requests per minute for this API key.")
+        error.retry_after = decision.retry_after
+        raise error
 
 
 def app_for_key(*, resolved: ResolvedKey) -> App:

@@ -27,6 +27,7 @@ class ApiError(Exception):
     code = "bad_request"
     status = 400
     message = "Bad request."
+    retry_after: int | None = None  # seconds; sent as Retry-After (429 and 503 answers)
 
     def __init__(
         self, message: str | None = None, *, code: str | None = None, status: int | None = None, **extra: Any
@@ -117,6 +118,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, ApiError):
         if exc.status == 401:
             headers["WWW-Authenticate"] = 'Bearer realm="api"'
+        if exc.retry_after:
+            headers["Retry-After"] = str(int(exc.retry_after))
         return Response(exc.body(), status=exc.status, headers=headers)
     if isinstance(exc, Http404):
         return Response(error_body("not_found", str(exc) or NotFound.message, 404), status=404)
