@@ -59,3 +59,61 @@ class ApiToolProvider(TenantScopedModel):
     @credentials.setter
     def credentials(self, value: dict[str, Any]) -> None:
         self.encrypted_credentials = json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+class MCPToolProvider(TenantScopedModel):
+    """A remote MCP server a workspace added (Dify's `tool_mcp_providers`).
+
+    The URL and the custom headers are secrets (they often carry tokens): both are encrypted, the URL is
+    matched by its hash, and responses mask them. `tools` keeps the server's tool list as it answered it
+    (`{name, description, inputSchema}`), refreshed by the console's update endpoint. `authed` tells
+    whether the last connection succeeded (Dify's "authorized" badge).
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    name = models.CharField(max_length=40)
+    server_identifier = models.CharField(max_length=64)
+    server_url = EncryptedTextField()
+    server_url_hash = models.CharField(max_length=64)
+    icon = models.TextField(blank=True, default="")  # a JSON {content, background} (emoji) or an image URL
+    tools = models.JSONField(default=list, blank=True)
+    authed = models.BooleanField(default=False)
+    timeout = models.FloatField(default=30)
+    sse_read_timeout = models.FloatField(default=300)
+    encrypted_headers = EncryptedTextField(blank=True, default="")
+    encrypted_credentials = EncryptedTextField(blank=True, default="")  # OAuth tokens, when a server asks
+
+    class Meta:
+        app_label = "providers"
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="unique_mcp_provider_name"),
+            models.UniqueConstraint(
+                fields=["tenant", "server_identifier"], name="unique_mcp_provider_server_identifier"
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "server_url_hash"], name="unique_mcp_provider_server_url"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return _json_object(self.encrypted_headers)
+
+    @headers.setter
+    def headers(self, value: dict[str, str]) -> None:
+        self.encrypted_headers = json.dumps(value, ensure_ascii=False, sort_keys=True) if value else ""
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

@@ -10,8 +10,8 @@ Parameters: the node's `tool_parameters` and `tool_configurations` are merged as
 Messages: builtin and API tools yield the engine's `ToolMessage`s (text, json, file/image), which the
 tool node turns into its `text`, `json` and `files` outputs exactly as Dify's node does. Failures raise
 exceptions named as Dify's (`ToolProviderNotFoundError`, `ToolInvokeError`, ...), whose class name the
-node reports as `error_type`. Provider types not available here (plugin, workflow, MCP, ...) fail with a
-message naming the type.
+node reports as `error_type`. MCP tools are called on the workspace's MCP server (`mcp_tools`). Provider
+types not available here (plugin, workflow, ...) fail with a message naming the type.
 
 Database reads (the API provider row) run off the event loop and are cached for the port's lifetime, so
 a loop over a tool does one query; no connection is held while a tool waits on the network.
@@ -24,7 +24,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 
-from providers.tools import api_tool
+from providers.tools import api_tool, mcp_tools
 from providers.tools.builtin import builtin_provider
 from providers.tools.builtin.base import ToolContext
 from providers.tools.entities import ToolParameter
@@ -33,14 +33,14 @@ from providers.tools.exceptions import (
     ToolProviderNotFoundError,
     ToolProviderNotInstalledError,
 )
+from providers.tools.mcp_client import McpServer
 from providers.tools.openapi import ApiToolBundle
-from providers.tools.selectors import api_tool_provider_find, bundles_of
+from providers.tools.selectors import api_tool_provider_find, bundles_of, mcp_provider_find, mcp_server_of
 from workflows.engine.ports import FilePort, ToolMessage, ToolRequest, ToolSpec
 
 NOT_INSTALLED = {
     "plugin": "plugin",
     "workflow": "workflow-as-tool",
-    "mcp": "MCP",
     "app": "app",
     "dataset-retrieval": "dataset-retrieval",
 }
@@ -102,6 +102,7 @@ class TenantToolPort:
         self.user = user
         self.files = files
         self._api_providers: dict[str, tuple[str, dict[str, Any], list[ApiToolBundle]] | None] = {}
+        self._mcp_providers: dict[str, tuple[McpServer, list[dict[str, Any]]] | None] = {}
 
     async def tool_spec(self, *, provider_type: str, provider_id: str, tool_name: str) -> ToolSpec:
         """The function an agent's model may call for this tool: name, LLM description, JSON Schema."""
@@ -126,6 +127,13 @@ class TenantToolPort:
                 description=bundle.summary or "",
                 parameters=function_parameters(bundle.parameters),
             )
+        if provider_type == "mcp":
+            tool = await self._mcp_tool(provider_id, tool_name)
+            return ToolSpec(
+                name=str(tool["name"]),
+                description=str(tool.get("description") or ""),
+                parameters=mcp_tools.function_schema(tool),
+            )
         raise ToolProviderNotInstalledError(f"Tool provider type {provider_type} is not installed here.")
 
     async def invoke(self, request: ToolRequest) -> AsyncIterator[ToolMessage]:
@@ -134,6 +142,8 @@ class TenantToolPort:
             messages = self._builtin(request)
         elif provider_type == "api":
             messages = self._api(request)
+        elif provider_type == "mcp":
+            messages = self._mcp(request)
         elif provider_type in NOT_INSTALLED:
             raise ToolProviderNotInstalledError(
                 f"Tool provider type {provider_type} is not installed here: "
@@ -182,4 +192,30 @@ class TenantToolPort:
         async for message in api_tool.invoke(
             bundle, credentials=credentials, parameters=parameters, files=self.files
         ):
+            yield message
+
+    async def _mcp_provider(self, provider_id: str) -> tuple[McpServer, list[dict[str, Any]]] | None:
+        if provider_id not in self._mcp_providers:
+
+            def load() -> tuple[McpServer, list[dict[str, Any]]] | None:
+                row = mcp_provider_find(tenant=self.tenant_id, provider_id=provider_id)
+                return (mcp_server_of(row), list(row.tools or [])) if row is not None else None
+
+            self._mcp_providers[provider_id] = await sync_to_async(load)()
+        return self._mcp_providers[provider_id]
+
+    async def _mcp_tool(self, provider_id: str, tool_name: str) -> dict[str, Any]:
+        found = await self._mcp_provider(provider_id)
+        if found is None:
+            raise ToolProviderNotFoundError(f"MCP provider {provider_id} not found")
+        tool = next((t for t in found[1] if isinstance(t, dict) and t.get("name") == tool_name), None)
+        if tool is None:
+            raise ToolNotFoundError(f"MCP tool {tool_name} not found in provider {provider_id}")
+        return tool
+
+    async def _mcp(self, request: ToolRequest) -> AsyncIterator[ToolMessage]:
+        tool = await self._mcp_tool(request.provider_id, request.tool_name)
+        server = self._mcp_providers[request.provider_id][0]  # type: ignore[index] - loaded just above
+        values = {**dict(request.configurations), **dict(request.parameters)}
+        async for message in mcp_tools.invoke(server, tool, values, files=self.files):
             yield message

@@ -4,9 +4,11 @@ workspace; another workspace's provider is simply not found."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 
@@ -17,7 +19,9 @@ from providers.tools.builtin import BUILTIN_PROVIDERS, builtin_provider
 from providers.tools.builtin.base import BuiltinProvider
 from providers.tools.entities import I18n, provider_dict
 from providers.tools.exceptions import ToolProviderNotFound
-from providers.tools.models import ApiToolProvider
+from providers.tools.mcp_client import McpSchemaError, McpServer
+from providers.tools.mcp_tools import parameters_of
+from providers.tools.models import ApiToolProvider, MCPToolProvider
 from providers.tools.openapi import ApiToolBundle
 
 TenantRef = Tenant | uuid.UUID | str
@@ -151,10 +155,110 @@ def api_provider_detail_out(row: ApiToolProvider) -> dict[str, Any]:
 
 
 def tool_providers_out(*, tenant: TenantRef, provider_type: str | None = None) -> list[dict[str, Any]]:
-    """`/workspaces/current/tool-providers`: builtin then API providers (workflow and MCP: none yet)."""
+    """`/workspaces/current/tool-providers`: builtin, API, then MCP providers."""
     providers: list[dict[str, Any]] = []
     if provider_type in (None, "", "builtin"):
         providers.extend(builtin_providers_out())
     if provider_type in (None, "", "api"):
         providers.extend(api_provider_out(row) for row in api_tool_providers_list(tenant=tenant))
+    if provider_type in (None, "", "mcp"):
+        providers.extend(mcp_provider_out(row) for row in mcp_providers_list(tenant=tenant))
     return providers
+
+
+# --- MCP servers -----------------------------------------------------------------------------------------
+
+
+def mcp_providers_list(*, tenant: TenantRef) -> list[MCPToolProvider]:
+    return list(MCPToolProvider.objects.for_tenant(tenant).select_related("user").order_by("-updated_at"))
+
+
+def mcp_provider_get(*, tenant: TenantRef, provider_id: str) -> MCPToolProvider:
+    """By id, as the console addresses MCP providers; another workspace's is not found."""
+    row = mcp_provider_find(tenant=tenant, provider_id=provider_id)
+    if row is None:
+        raise ToolProviderNotFound("MCP tool not found")
+    return row
+
+
+def mcp_provider_find(*, tenant: TenantRef, provider_id: str) -> MCPToolProvider | None:
+    """By id, or by server identifier (what Dify's tool nodes and agents store as `provider_id`)."""
+    rows = MCPToolProvider.objects.for_tenant(tenant).select_related("user")
+    try:
+        found = rows.filter(id=uuid.UUID(str(provider_id))).first()
+    except ValueError:
+        found = None
+    return found or rows.filter(server_identifier=provider_id).first()
+
+
+def mcp_server_of(row: MCPToolProvider) -> McpServer:
+    return McpServer(
+        url=row.server_url, headers=row.headers, timeout=row.timeout, sse_read_timeout=row.sse_read_timeout
+    )
+
+
+def masked_url(url: str) -> str:
+    """Dify's `masked_server_url`: scheme and host kept, the path (which often holds a key) hidden."""
+    parts = urlsplit(url)
+    return (
+        f"{parts.scheme}://{parts.netloc}/******"
+        if parts.path not in ("", "/")
+        else f"{parts.scheme}://{parts.netloc}"
+    )
+
+
+def mcp_icon(row: MCPToolProvider) -> Any:
+    try:
+        value = json.loads(row.icon)
+    except ValueError:
+        return row.icon
+    return value if isinstance(value, dict) else row.icon
+
+
+def mcp_tool_out(tool: Mapping[str, Any], author: str) -> dict[str, Any]:
+    """Dify's `mcp_tool_to_user_tool`; a tool whose schema we cannot read shows no parameters."""
+    try:
+        parameters = [parameter.to_dict() for parameter in parameters_of(tool)]
+    except McpSchemaError:
+        parameters = []
+    name = str(tool.get("name") or "")
+    return {
+        "author": author,
+        "name": name,
+        "label": I18n.plain(name).to_dict(),
+        "description": I18n.plain(str(tool.get("description") or "")).to_dict(),
+        "parameters": parameters,
+        "labels": [],
+        "output_schema": dict(tool.get("outputSchema") or {}),
+    }
+
+
+def mcp_provider_out(row: MCPToolProvider, *, for_list: bool = True) -> dict[str, Any]:
+    """Dify's ToolProviderApiEntity for an MCP provider (`mcp_provider_to_user_provider`). Secrets
+    (the URL's path, header values) are masked; Dify's `original_headers` carries the masked values too."""
+    author = (row.user.name if row.user_id and row.user else "") or "Anonymous"
+    masked_headers = {
+        key: mask(value) if isinstance(value, str) else value for key, value in row.headers.items()
+    }
+    out = provider_dict(
+        id=str(row.id) if for_list else row.server_identifier,
+        author=author,
+        name=row.name,
+        label=I18n.plain(row.name),
+        description=I18n.plain(""),
+        icon=mcp_icon(row),
+        type="mcp",
+        is_team_authorization=row.authed,
+        allow_delete=True,
+        tools=[mcp_tool_out(tool, author) for tool in row.tools or [] if isinstance(tool, Mapping)],
+    )
+    out.update(
+        server_url=masked_url(row.server_url),
+        updated_at=int(row.updated_at.timestamp()),
+        server_identifier=row.server_identifier,
+        timeout=row.timeout,
+        sse_read_timeout=row.sse_read_timeout,
+        masked_headers=masked_headers,
+        original_headers=masked_headers,
+    )
+    return out

@@ -158,3 +158,40 @@ class CredentialInfoOut(serializers.Serializer):
     supported_credential_types = serializers.ListField(child=serializers.CharField())
     is_oauth_custom_client_enabled = serializers.BooleanField()
     credentials = serializers.ListField(child=serializers.DictField())
+
+
+# --- MCP providers ---------------------------------------------------------------------------------------
+
+
+class McpProviderIn(serializers.Serializer):
+    server_url = serializers.CharField(max_length=2048)
+    name = serializers.CharField(max_length=40)
+    icon = serializers.CharField(allow_blank=True, max_length=2048)
+    icon_type = serializers.CharField(max_length=20)
+    icon_background = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=40)
+    server_identifier = serializers.CharField(max_length=64)
+    timeout = serializers.FloatField(required=False, allow_null=True)
+    sse_read_timeout = serializers.FloatField(required=False, allow_null=True)
+    headers = serializers.DictField(child=serializers.JSONField(), required=False, allow_null=True)
+
+
+class McpProviderUpdateIn(McpProviderIn):
+    provider_id = serializers.CharField(max_length=64)
+
+
+class McpProviderIdIn(serializers.Serializer):
+    provider_id = serializers.CharField(max_length=64)
+
+
+class McpAuthIn(McpProviderIdIn):
+    authorization_code = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+
+
+class McpProviderOut(ToolProviderOut):
+    server_url = serializers.CharField(help_text="scheme and host; the path masked")
+    updated_at = serializers.IntegerField()
+    server_identifier = serializers.CharField()
+    timeout = serializers.FloatField()
+    sse_read_timeout = serializers.FloatField()
+    masked_headers = serializers.DictField()
+    original_headers = serializers.DictField(help_text="masked as well: secrets are never returned")

@@ -11,6 +11,7 @@ from providers.tools import views
 
 _B = "workspaces/current/tool-provider/builtin/<path:provider>"
 _A = "workspaces/current/tool-provider/api"
+_M = "workspaces/current/tool-provider/mcp"
 
 urlpatterns = [
     path("workspaces/current/tool-providers", views.ToolProviderListApi.as_view()),
@@ -29,8 +30,12 @@ urlpatterns = [
     path(f"{_A}/schema", views.ApiProviderSchemaApi.as_view()),
     path(f"{_A}/test/pre", views.ApiProviderTestPreviewApi.as_view()),
     path(f"{_A}/remote", views.ApiProviderRemoteSchemaApi.as_view()),
+    path(_M, views.McpProviderApi.as_view()),
+    path(f"{_M}/auth", views.McpProviderAuthApi.as_view()),
+    path(f"{_M}/tools/<path:provider_id>", views.McpProviderDetailApi.as_view()),
+    path(f"{_M}/update/<path:provider_id>", views.McpProviderRefreshApi.as_view()),
     path("workspaces/current/tools/builtin", views.BuiltinToolListApi.as_view()),
     path("workspaces/current/tools/api", views.ApiToolListApi.as_view()),
     path("workspaces/current/tools/workflow", views.EmptyToolListApi.as_view()),
-    path("workspaces/current/tools/mcp", views.EmptyToolListApi.as_view()),
+    path("workspaces/current/tools/mcp", views.McpToolListApi.as_view()),
 ]

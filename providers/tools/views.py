@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from accounts.models import TenantRole
 from dify_project.api.fields import ResultOut
 from dify_project.api.views import ApiView, AsyncApiView, WorkspaceApiView
-from providers.tools import selectors, services
+from providers.tools import mcp_services, selectors, services
 from providers.tools import serializers as s
 
 SUCCESS = {"result": "success"}
@@ -232,3 +232,79 @@ class ApiProviderRemoteSchemaApi(ToolCallApiView):
     async def get(self, request: Request) -> Response:
         query = self.validate_query(s.RemoteSchemaQuery, request)
         return Response(await services.api_tool_remote_schema(url=query["url"]))
+
+
+# --- MCP providers ---------------------------------------------------------------------------------------
+
+
+class McpProviderApi(ToolApiView):
+    """`tool-provider/mcp`: add (POST), change (PUT), remove (DELETE) a workspace's MCP server."""
+
+    @extend_schema(request=s.McpProviderIn, responses=s.McpProviderOut)
+    def post(self, request: Request) -> Response:
+        data = self.validate(s.McpProviderIn, request.data)
+        row = mcp_services.mcp_provider_create(tenant=request.tenant, user=request.user, **_mcp_fields(data))
+        return Response(selectors.mcp_provider_out(row))
+
+    @extend_schema(request=s.McpProviderUpdateIn, responses=ResultOut)
+    def put(self, request: Request) -> Response:
+        data = self.validate(s.McpProviderUpdateIn, request.data)
+        mcp_services.mcp_provider_update(
+            tenant=request.tenant, provider_id=data["provider_id"], **_mcp_fields(data)
+        )
+        return Response(SUCCESS)
+
+    @extend_schema(request=s.McpProviderIdIn, responses=ResultOut)
+    def delete(self, request: Request) -> Response:
+        data = self.validate(s.McpProviderIdIn, request.data)
+        mcp_services.mcp_provider_delete(tenant=request.tenant, provider_id=data["provider_id"])
+        return Response(SUCCESS)
+
+
+def _mcp_fields(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "server_url": data["server_url"],
+        "name": data["name"],
+        "icon": data["icon"],
+        "icon_type": data["icon_type"],
+        "icon_background": data.get("icon_background"),
+        "server_identifier": data["server_identifier"],
+        "timeout": data.get("timeout"),
+        "sse_read_timeout": data.get("sse_read_timeout"),
+        "headers": data.get("headers"),
+    }
+
+
+class McpProviderAuthApi(ToolCallApiView):
+    """`tool-provider/mcp/auth`: connect to the server; on success it is authorised and its tools kept."""
+
+    @extend_schema(request=s.McpAuthIn, responses=ResultOut)
+    async def post(self, request: Request) -> Response:
+        data = self.validate(s.McpAuthIn, request.data)
+        await mcp_services.mcp_provider_refresh_tools(tenant=request.tenant, provider_id=data["provider_id"])
+        return Response(SUCCESS)
+
+
+class McpProviderDetailApi(ToolApiView):
+    @extend_schema(responses=s.McpProviderOut)
+    def get(self, request: Request, provider_id: str) -> Response:
+        row = selectors.mcp_provider_get(tenant=request.tenant, provider_id=provider_id)
+        return Response(selectors.mcp_provider_out(row))
+
+
+class McpProviderRefreshApi(ToolCallApiView):
+    """`tool-provider/mcp/update/<id>`: list the server's tools again."""
+
+    @extend_schema(responses=s.McpProviderOut)
+    async def get(self, request: Request, provider_id: str) -> Response:
+        row = await mcp_services.mcp_provider_refresh_tools(tenant=request.tenant, provider_id=provider_id)
+        return Response(selectors.mcp_provider_out(row))
+
+
+class McpToolListApi(ToolApiView):
+    """`tools/mcp`: the workspace's MCP providers, addressed by server identifier (as tool nodes are)."""
+
+    @extend_schema(responses=s.McpProviderOut(many=True))
+    def get(self, request: Request) -> Response:
+        rows = selectors.mcp_providers_list(tenant=request.tenant)
+        return Response([selectors.mcp_provider_out(row, for_list=False) for row in rows])
