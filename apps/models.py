@@ -418,3 +418,24 @@ class SavedMessage(TenantScopedModel):
 
     def __str__(self) -> str:
         return f"saved {self.message_id}"
+
+
+class AppMCPServerStatus(models.TextChoices):
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+
+
+class AppMCPServer(TenantScopedModel):
+    """An app exposed as an MCP server at `/mcp/server/<server_code>/mcp` (Dify's `app_mcp_servers`).
+
+    `parameters` describes the app's inputs for the tool's schema (`{variable: description}`); the server
+    code is the only credential the endpoint takes, so it is long, random and can be refreshed."""
+
+    app = models.OneToOneField(App, on_delete=models.CASCADE, related_name="mcp_server")
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True, default="")
+    server_code = models.CharField(max_length=64, unique=True)
+    status = models.CharField(
+        max_length=16, choices=AppMCPServerStatus.choices, default=AppMCPServerStatus.ACTIVE
+    )
+    parameters = models.JSONField(default=dict, blank=True)

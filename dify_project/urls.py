@@ -19,6 +19,7 @@ urlpatterns = [
     path("v1/", include("knowledge.service_api_urls")),
     path("v1/", include("apps.service_api.urls")),
     path("api/", include("apps.web.urls")),
+    path("mcp/", include("apps.mcp.urls")),
     path("", include("apps.web.page_urls")),
 ]
 

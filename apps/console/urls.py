@@ -6,7 +6,7 @@ naming the id, rather than falling through to an unrelated route.
 
 from django.urls import path
 
-from apps.console.views import annotations, apps, debug, dsl, logs, sites, statistics, workflows
+from apps.console.views import annotations, apps, debug, dsl, logs, mcp_server, sites, statistics, workflows
 
 A = "apps/<str:app_id>"
 
@@ -24,6 +24,9 @@ urlpatterns = [
     path(f"{A}/icon", apps.AppIconApi.as_view()),
     path(f"{A}/site-enable", apps.AppSiteStatusApi.as_view()),
     path(f"{A}/api-enable", apps.AppApiStatusApi.as_view()),
+    # MCP server
+    path(f"{A}/server", mcp_server.AppMCPServerApi.as_view()),
+    path("apps/<str:server_id>/server/refresh", mcp_server.AppMCPServerRefreshApi.as_view()),
     # site and keys
     path(f"{A}/site", sites.AppSiteApi.as_view()),
     path(f"{A}/site/access-token-reset", sites.AppSiteAccessTokenResetApi.as_view()),
