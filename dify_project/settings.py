@@ -142,7 +142,7 @@ CODE_SANDBOX_POOL_SIZE = env.int("CODE_SANDBOX_POOL_SIZE", default=2)  # warm wo
 # User code reaches the network only through the egress broker, under the SSRF rules above; false: none.
 CODE_SANDBOX_EGRESS = env.bool("CODE_SANDBOX_EGRESS", default=True)
 # Knowledge search: `auto` picks sqlite-vec on SQLite and pgvector on PostgreSQL when they load, else exact
-# cosine search in the database; `sqlite-vec`, `pgvector` or `exact` force one.
+# cosine search in the database; `sqlite-vec`, `pgvector`, `exact` or `qdrant` force one.
 VECTOR_STORE = env.str("VECTOR_STORE", default="auto")
 # `qdrant`: vectors in Qdrant (full text stays in the database). QDRANT_URL names a server or cluster;
 # without it, QDRANT_PATH is the client's in-process local mode (a directory, or `:memory:`).

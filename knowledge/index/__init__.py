@@ -11,13 +11,16 @@ embedded      SQLite FTS5 table ``knowledge_fts`` kept by          ``sqlite-vec`
                                                                    extensions; otherwise exact cosine
 scaled        GIN index on ``to_tsvector('simple', content)``,     ``pgvector`` when the ``vector`` extension
 (PostgreSQL)  ``ts_rank_cd`` ranking                               is installed; otherwise exact cosine
+scale-out     the database's, as above (FTS5 or PostgreSQL)        Qdrant (``VECTOR_STORE=qdrant``, see
+                                                                   ``knowledge.index.qdrant``)
 ============  ===================================================  ==========================================
 
 "Exact cosine" (``ExactVectors``) reads the dataset's vectors (optionally only some documents') and
 scores them with numpy: correct results, cost linear in the dataset (about 1 ms per 10k vectors of 1536
 dimensions plus the read). It suits datasets up to some 100k chunks; beyond that install pgvector (or use
 sqlite-vec). The choice is made once per process from ``settings.VECTOR_STORE`` (``auto`` by default,
-or ``exact``, ``sqlite-vec``, ``pgvector``) and logged.
+or ``exact``, ``sqlite-vec``, ``pgvector``, ``qdrant``) and logged; ``manage.py reindex_dataset --to``
+copies datasets' vectors into another store before a switch.
 
 Scores: vector search returns cosine similarity in [0, 1] (negatives clipped); full-text search maps
 its rank r to r / (1 + r), so both can meet a score threshold.

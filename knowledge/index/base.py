@@ -98,8 +98,13 @@ class SearchStore:
     def nodes_added(self, nodes: Sequence) -> None:  # pragma: no cover - interface
         """Mirror freshly inserted IndexNode rows (with their vectors) into the store's own structure."""
 
-    def nodes_removed(self, rowids: Sequence[int]) -> None:  # pragma: no cover - interface
-        """Forget mirrored rows (by ``search_rowid``)."""
+    def nodes_removed(
+        self, rowids: Sequence[int], *, node_ids: Sequence[str] = ()
+    ) -> None:  # pragma: no cover
+        """Forget mirrored rows (by ``search_rowid`` in SQLite, by node id elsewhere)."""
+
+    def dataset_removed(self, dataset_id: str) -> None:  # pragma: no cover - interface
+        """Forget everything mirrored for a dataset (it is being deleted)."""
 
     def search_vector(
         self, *, dataset_id: str, vector: Sequence[float], top_k: int, document_ids: Sequence[str] | None

@@ -12,7 +12,7 @@ import threading
 from django.conf import settings
 from django.db import connection
 
-from knowledge.index import stores
+from knowledge.index import qdrant, stores
 from knowledge.index.base import SearchStore
 
 logger = logging.getLogger(__name__)
@@ -44,6 +44,8 @@ def reset_search_store() -> None:
 
 def _choose(vendor: str) -> SearchStore:
     wanted = str(getattr(settings, "VECTOR_STORE", "auto") or "auto").lower()
+    if wanted == "qdrant":
+        return build_store("qdrant", vendor=vendor)
     if vendor == "sqlite":
         if wanted in ("auto", "sqlite-vec", "sqlite_vec") and stores.sqlite_vec_available():
             return stores.SqliteStore(vectors=stores.SqliteVecVectors())
@@ -60,3 +62,34 @@ def _choose(vendor: str) -> SearchStore:
             logger.warning("VECTOR_STORE=pgvector but the `vector` extension is not installed: exact cosine")
         return stores.PostgresStore(vectors=stores.ExactVectors())
     raise RuntimeError(f"No knowledge search store for the {vendor} database")
+
+
+STORE_NAMES = ("exact", "sqlite-vec", "pgvector", "qdrant")
+
+
+def build_store(name: str, *, vendor: str | None = None) -> SearchStore:
+    """A store by name on this database, whatever the process's choice (``reindex_dataset --to``, the
+    benchmark, the store tests). Refuses one that cannot run here (ValueError, naming why)."""
+    vendor = vendor or connection.vendor
+    name = name.lower().replace("_", "-")
+    full_text = {"sqlite": stores.SqliteStore, "postgresql": stores.PostgresStore}.get(vendor)
+    if full_text is None:
+        raise ValueError(f"No knowledge search store for the {vendor} database")
+    if name == "exact":
+        return full_text(vectors=stores.ExactVectors())
+    if name == "sqlite-vec":
+        if not stores.sqlite_vec_available():
+            raise ValueError(
+                "sqlite-vec is not loaded in this database connection (see knowledge.sqlite_vec)"
+            )
+        return full_text(vectors=stores.SqliteVecVectors())
+    if name == "pgvector":
+        if not stores.pgvector_available():
+            raise ValueError("pgvector needs PostgreSQL with the `vector` extension installed")
+        return full_text(vectors=stores.PgVectorVectors())
+    if name == "qdrant":
+        if not qdrant.qdrant_available():
+            raise ValueError("VECTOR_STORE=qdrant needs qdrant-client (pip install qdrant-client)")
+        # Full text stays in the database (FTS5 or PostgreSQL), so hybrid search works unchanged.
+        return full_text(vectors=qdrant.QdrantVectors())
+    raise ValueError(f"Unknown vector store {name!r}: one of {', '.join(STORE_NAMES)}")

@@ -44,7 +44,7 @@ class ExactVectors:
     def nodes_added(self, nodes: Sequence) -> None:
         return None
 
-    def nodes_removed(self, rowids: Sequence[int]) -> None:
+    def nodes_removed(self, rowids: Sequence[int], *, node_ids: Sequence[str] = ()) -> None:
         return None
 
     def search(
@@ -137,7 +137,7 @@ class SqliteVecVectors:
                     [rowid, _hex(dataset_id), bytes(blob)],
                 )
 
-    def nodes_removed(self, rowids: Sequence[int]) -> None:
+    def nodes_removed(self, rowids: Sequence[int], *, node_ids: Sequence[str] = ()) -> None:
         rowids = [r for r in rowids if r is not None]
         if not rowids:
             return
@@ -226,7 +226,7 @@ class PgVectorVectors:
                     [node.node_id, str(node.dataset_id), str(node.document_id), node.dimension, text],
                 )
 
-    def nodes_removed(self, rowids: Sequence[int]) -> None:
+    def nodes_removed(self, rowids: Sequence[int], *, node_ids: Sequence[str] = ()) -> None:
         return None  # ON DELETE CASCADE follows the IndexNode rows
 
     def search(
@@ -265,8 +265,13 @@ class _Store(SearchStore):
     def nodes_added(self, nodes: Sequence) -> None:
         self.vectors.nodes_added(nodes)
 
-    def nodes_removed(self, rowids: Sequence[int]) -> None:
-        self.vectors.nodes_removed(rowids)
+    def nodes_removed(self, rowids: Sequence[int], *, node_ids: Sequence[str] = ()) -> None:
+        self.vectors.nodes_removed(rowids, node_ids=node_ids)
+
+    def dataset_removed(self, dataset_id: str) -> None:
+        removed = getattr(self.vectors, "dataset_removed", None)
+        if removed is not None:
+            removed(dataset_id)
 
     def search_vector(
         self, *, dataset_id: str, vector: Sequence[float], top_k: int, document_ids: Sequence[str] | None

@@ -150,10 +150,12 @@ def dataset_delete(*, dataset: Dataset) -> None:
     """Delete a dataset and everything in it. 409 ``dataset_in_use`` while an app uses it."""
     if AppDatasetJoin.objects.filter(dataset=dataset).exists():
         raise errors.DatasetInUse()
+    from knowledge.index import search_store
     from knowledge.services.indexing import remove_document_nodes
 
     with transaction.atomic():
         remove_document_nodes(list(Document.objects.filter(dataset=dataset).values_list("id", flat=True)))
+        search_store().dataset_removed(str(dataset.id))
         dataset.delete()
 
 

@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from knowledge import split
@@ -87,19 +87,24 @@ def process_rule_of(document: Document) -> tuple[str, dict[str, Any] | None]:
     return rule.mode, rule.rules
 
 
+def remove_nodes(rows: QuerySet[IndexNode]) -> None:
+    """Drop index nodes and their mirrors in the store (sqlite-vec rows by rowid, Qdrant points by id)."""
+    pairs = list(rows.values_list("search_rowid", "node_id"))
+    if not pairs:
+        return
+    rows.delete()
+    search_store().nodes_removed(
+        [rowid for rowid, _ in pairs if rowid is not None], node_ids=[node_id for _, node_id in pairs]
+    )
+
+
 def remove_document_nodes(document_ids: Sequence[Any]) -> None:
     """Drop the index nodes of documents (and their mirrors in an accelerated store)."""
-    rows = IndexNode.objects.filter(document_id__in=list(document_ids))
-    rowids = list(rows.exclude(search_rowid=None).values_list("search_rowid", flat=True))
-    rows.delete()
-    search_store().nodes_removed(rowids)
+    remove_nodes(IndexNode.objects.filter(document_id__in=list(document_ids)))
 
 
 def remove_segment_nodes(segment_ids: Sequence[Any]) -> None:
-    rows = IndexNode.objects.filter(segment_id__in=list(segment_ids))
-    rowids = list(rows.exclude(search_rowid=None).values_list("search_rowid", flat=True))
-    rows.delete()
-    search_store().nodes_removed(rowids)
+    remove_nodes(IndexNode.objects.filter(segment_id__in=list(segment_ids)))
 
 
 def index_units(

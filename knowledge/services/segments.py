@@ -13,7 +13,13 @@ from django.utils import timezone
 from knowledge import exceptions as errors
 from knowledge import split
 from knowledge.models import ChildChunk, DocForm, Document, DocumentSegment, IndexingStatus, SegmentStatus
-from knowledge.services.indexing import index_units, process_rule_of, remove_segment_nodes, segment_units
+from knowledge.services.indexing import (
+    index_units,
+    process_rule_of,
+    remove_nodes,
+    remove_segment_nodes,
+    segment_units,
+)
 
 
 def _require_indexable(document: Document) -> None:
@@ -217,11 +223,7 @@ def child_chunk_update(*, chunk: ChildChunk, content: str, account_id: Any) -> C
 
 @transaction.atomic
 def child_chunk_delete(*, chunk: ChildChunk) -> None:
-    from knowledge.index import search_store
     from knowledge.models import IndexNode
 
-    rows = IndexNode.objects.filter(child_chunk=chunk)
-    rowids = list(rows.exclude(search_rowid=None).values_list("search_rowid", flat=True))
-    rows.delete()
-    search_store().nodes_removed(rowids)
+    remove_nodes(IndexNode.objects.filter(child_chunk=chunk))
     chunk.delete()

@@ -1,0 +1,231 @@
+"""The scale-out vector store: Qdrant (``VECTOR_STORE=qdrant``), full text staying in the database.
+
+``IndexNode`` rows stay the source of truth (text and vector); Qdrant holds a mirror of their vectors
+for approximate nearest-neighbour search on a cluster that grows past one database. One collection per
+embedding model and dimension (``{prefix}_{provider}_{model}_{dimension}``, cosine distance), as Dify
+keeps one per model; each point is an index node (id: the node id), with a payload the searches filter on
+inside Qdrant: ``dataset_id``, ``document_id``, ``segment_id``, ``node_id`` and ``enabled``.
+
+Kept in step by the indexing services: points are upserted as nodes are written (a segment edit
+re-writes its node, so its vector is replaced), deleted with them (segment delete or disable, child chunk
+delete, document delete or disable, dataset delete). Searches confirm their hits against the node table
+(one indexed read of ``top_k`` ids), so a point written by a transaction that then rolled back is never
+returned.
+
+Where Qdrant runs: ``QDRANT_URL`` (a server or cluster, with ``QDRANT_API_KEY``), or ``QDRANT_PATH`` for
+the client's local mode in this process (a directory, or ``:memory:``): the same API, a brute-force
+numpy search, one process per directory. Tests and the benchmark use the local mode.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.conf import settings
+
+from knowledge.index.base import Hit, vector_from_bytes
+
+logger = logging.getLogger(__name__)
+
+_clients: dict[tuple[str, str, str], Any] = {}
+_clients_lock = threading.Lock()
+
+
+def qdrant_available() -> bool:
+    try:
+        import qdrant_client  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def qdrant_client_for(*, url: str = "", path: str = "", api_key: str = "") -> Any:
+    """One client per location and process: the local mode locks its directory, so a second client on
+    the same path in the same process would be refused."""
+    from qdrant_client import QdrantClient
+
+    key = (url, path, api_key)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            if url:
+                client = QdrantClient(url=url, api_key=api_key or None, timeout=30)
+            else:
+                client = (
+                    QdrantClient(location=":memory:") if path in ("", ":memory:") else QdrantClient(path=path)
+                )
+            _clients[key] = client
+        return client
+
+
+def point_id(node_id: str) -> str:
+    """Qdrant takes UUIDs or integers as ids: a node id is a UUID; anything else maps to a stable one."""
+    try:
+        return str(uuid.UUID(str(node_id)))
+    except ValueError:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"dify-node:{node_id}"))
+
+
+def _slug(value: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", value.lower()).strip("_")[:80] or "none"
+
+
+class QdrantVectors:
+    """The vector half of a store on Qdrant (see the module docstring)."""
+
+    name = "qdrant"
+
+    def __init__(
+        self,
+        *,
+        url: str | None = None,
+        path: str | None = None,
+        api_key: str | None = None,
+        prefix: str | None = None,
+    ) -> None:
+        self.url = settings.QDRANT_URL if url is None else url
+        self.path = settings.QDRANT_PATH if path is None else path
+        self.api_key = settings.QDRANT_API_KEY if api_key is None else api_key
+        self.prefix = _slug(settings.QDRANT_COLLECTION_PREFIX if prefix is None else prefix)
+        self.client = qdrant_client_for(url=self.url, path=self.path, api_key=self.api_key)
+        self._collections: set[str] = set()
+        self._lock = threading.Lock()
+
+    # -- collections
+
+    def collection_name(self, provider: str, model: str, dimension: int) -> str:
+        return f"{self.prefix}_{_slug(f'{provider}_{model}')}_{int(dimension)}"
+
+    def _ensure(self, name: str, dimension: int) -> None:
+        if name in self._collections:
+            return
+        from qdrant_client import models
+
+        with self._lock:
+            if name in self._collections:
+                return
+            if not self.client.collection_exists(name):
+                self.client.create_collection(
+                    name,
+                    vectors_config=models.VectorParams(size=int(dimension), distance=models.Distance.COSINE),
+                )
+                if self.url:  # a server indexes payload fields; the local mode has no such indexes
+                    for field in ("dataset_id", "document_id"):
+                        self.client.create_payload_index(name, field, models.PayloadSchemaType.KEYWORD)
+            self._collections.add(name)
+
+    def _our_collections(self) -> list[str]:
+        names = [c.name for c in self.client.get_collections().collections]
+        return [n for n in names if n.startswith(f"{self.prefix}_")]
+
+    @staticmethod
+    def _models_of(dataset_ids: Iterable[Any]) -> dict[str, tuple[str, str]]:
+        from knowledge.models import Dataset
+
+        rows = Dataset.objects.filter(id__in=list(set(dataset_ids))).values_list(
+            "id", "embedding_model_provider", "embedding_model"
+        )
+        return {str(i): (provider or "", model or "") for i, provider, model in rows}
+
+    # -- writes
+
+    def nodes_added(self, nodes: Sequence) -> None:
+        from qdrant_client import models
+
+        rows = [n for n in nodes if n.vector is not None]
+        if not rows:
+            return
+        by_dataset = self._models_of(n.dataset_id for n in rows)
+        batches: dict[tuple[str, int], list[Any]] = {}
+        for node in rows:
+            provider, model = by_dataset.get(str(node.dataset_id), ("", ""))
+            name = self.collection_name(provider, model, node.dimension)
+            batches.setdefault((name, node.dimension), []).append(
+                models.PointStruct(
+                    id=point_id(node.node_id),
+                    vector=vector_from_bytes(node.vector),
+                    payload={
+                        "node_id": node.node_id,
+                        "dataset_id": str(node.dataset_id),
+                        "document_id": str(node.document_id),
+                        "segment_id": str(node.segment_id),
+                        "enabled": True,
+                    },
+                )
+            )
+        for (name, dimension), points in batches.items():
+            self._ensure(name, dimension)
+            for start in range(0, len(points), 512):
+                self.client.upsert(name, points=points[start : start + 512], wait=True)
+
+    def nodes_removed(self, rowids: Sequence[int], *, node_ids: Sequence[str] = ()) -> None:
+        from qdrant_client import models
+
+        ids = [point_id(n) for n in node_ids if n]
+        if not ids:
+            return
+        for name in self._our_collections():
+            for start in range(0, len(ids), 1000):
+                self.client.delete(
+                    name, points_selector=models.PointIdsList(points=ids[start : start + 1000])
+                )
+
+    def dataset_removed(self, dataset_id: str) -> None:
+        from qdrant_client import models
+
+        selector = models.FilterSelector(filter=self._filter(str(dataset_id), None))
+        for name in self._our_collections():
+            self.client.delete(name, points_selector=selector)
+
+    # -- reads
+
+    @staticmethod
+    def _filter(dataset_id: str, document_ids: Sequence[str] | None) -> Any:
+        from qdrant_client import models
+
+        must: list[Any] = [
+            models.FieldCondition(key="dataset_id", match=models.MatchValue(value=dataset_id)),
+            models.FieldCondition(key="enabled", match=models.MatchValue(value=True)),
+        ]
+        if document_ids is not None:
+            must.append(
+                models.FieldCondition(
+                    key="document_id", match=models.MatchAny(any=[str(d) for d in document_ids])
+                )
+            )
+        return models.Filter(must=must)
+
+    def count(self, *, dataset_id: str) -> int:
+        """Points mirrored for a dataset, across collections (tests and `reindex_dataset` report it)."""
+        return sum(
+            self.client.count(name, count_filter=self._filter(str(dataset_id), None), exact=True).count
+            for name in self._our_collections()
+        )
+
+    def search(
+        self, *, dataset_id: str, vector: Sequence[float], top_k: int, document_ids: Sequence[str] | None
+    ) -> list[Hit]:
+        from knowledge.models import IndexNode
+
+        if top_k <= 0 or (document_ids is not None and not document_ids):
+            return []
+        provider, model = self._models_of([dataset_id]).get(str(dataset_id), ("", ""))
+        name = self.collection_name(provider, model, len(vector))
+        self._ensure(name, len(vector))
+        result = self.client.query_points(
+            name,
+            query=[float(v) for v in vector],
+            query_filter=self._filter(str(dataset_id), document_ids),
+            limit=top_k,
+            with_payload=["node_id"],
+        )
+        hits = [Hit(p.payload["node_id"], max(0.0, min(1.0, float(p.score)))) for p in result.points]
+        live = set(
+            IndexNode.objects.filter(node_id__in=[h.node_id for h in hits]).values_list("node_id", flat=True)
+        )
+        return [h for h in hits if h.node_id in live]
