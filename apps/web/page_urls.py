@@ -6,7 +6,7 @@ from apps.web import pages
 
 urlpatterns = [
     path("chat/<str:code>", pages.chat_page, name="webapp-chat"),
-    path("chatbot/<str:code>", pages.chat_page),
+    path("chatbot/<str:code>", pages.chatbot_page),
     path("completion/<str:code>", pages.completion_page, name="webapp-completion"),
     path("workflow/<str:code>", pages.workflow_page, name="webapp-workflow"),
 ]

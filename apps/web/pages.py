@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.clickjacking import xframe_options_exempt
 
 from apps.models import AppMode
 from apps.services.web_app import site_for_code
@@ -20,7 +21,7 @@ PAGE_OF_MODE = {
 }
 
 
-def site_page(request: HttpRequest, code: str, page: str) -> HttpResponse:
+def site_page(request: HttpRequest, code: str, page: str, *, embeddable: bool = False) -> HttpResponse:
     try:
         site = site_for_code(code=code)
     except ApiError:
@@ -43,7 +44,8 @@ def site_page(request: HttpRequest, code: str, page: str) -> HttpResponse:
     # The page renders model output; a strict policy keeps any markup that slipped through inert.
     response["Content-Security-Policy"] = (
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; "
-        "connect-src 'self'; frame-ancestors *; base-uri 'none'; form-action 'self'"
+        "connect-src 'self'; base-uri 'none'; form-action 'self'; "
+        + ("frame-ancestors *" if embeddable else "frame-ancestors 'self'")
     )
     response["Referrer-Policy"] = "same-origin"
     return response
@@ -51,6 +53,12 @@ def site_page(request: HttpRequest, code: str, page: str) -> HttpResponse:
 
 def chat_page(request: HttpRequest, code: str) -> HttpResponse:
     return site_page(request, code, "chat")
+
+
+@xframe_options_exempt
+def chatbot_page(request: HttpRequest, code: str) -> HttpResponse:
+    """The chat page for embedding in other sites' iframes (Dify's embed snippet points here)."""
+    return site_page(request, code, "chat", embeddable=True)
 
 
 def completion_page(request: HttpRequest, code: str) -> HttpResponse:
