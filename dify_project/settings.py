@@ -366,3 +366,20 @@ RUNS_ABANDONED_AFTER_SECONDS = env.int(
 # Service API requests per minute per API key (app and dataset keys); 0: no limit (Dify has none). An
 # app's own `api_rpm`, when above 0, is the limit for its keys instead. Over it: 429 with Retry-After.
 API_KEY_RATE_LIMIT_PER_MINUTE = env.int("API_KEY_RATE_LIMIT_PER_MINUTE", default=0)
+# Prometheus /metrics (answered by ObservabilityMiddleware): to a bearer METRICS_TOKEN, or to a client in
+# METRICS_ALLOWED_NETWORKS; anyone else gets 404. PROMETHEUS_MULTIPROC_DIR: where prometheus-client's
+# multiprocess mode keeps its files; `run_platform --workers N>1` uses var/prometheus when it is unset.
+METRICS_ENABLED = env.bool("METRICS_ENABLED", default=True)
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+MIDDLEWARE.insert(0, "dify_project.observability.ObservabilityMiddleware")
+# Logs: every record carries request_id and run_id; LOG_FORMAT=json writes one JSON object per line.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured("LOG_FORMAT must be 'plain' or 'json'")
+LOGGING["filters"] = {"context": {"()": "dify_project.observability.ContextFilter"}}
+LOGGING["formatters"]["json"] = {"()": "dify_project.observability.JsonFormatter"}
+LOGGING["handlers"]["console"]["filters"] = ["context"]
+if LOG_FORMAT == "json":
+    LOGGING["handlers"]["console"]["formatter"] = "json"

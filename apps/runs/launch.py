@@ -18,7 +18,10 @@ from django.http import StreamingHttpResponse
 
 from apps.runs import control
 from apps.runs.bus import RunWriter, event_log
+from apps.services.app_cache import known_app_mode
+from dify_project import metrics
 from dify_project.api.sse import sse_response
+from dify_project.observability import request_id_var, run_id_var
 
 logger = logging.getLogger(__name__)
 
@@ -48,16 +51,46 @@ async def launch(
     """Take a concurrency slot (429 when full), open the run's event stream and start ``execute``."""
     slot = await control.enter(app_id, app_limit)
     writer = event_log().open(keys, mirror=mirror)
+    request_id = request_id_var.get()
 
     async def guarded() -> Any:
+        # The run's own context (see detach): its log lines carry the request that started it and its id.
+        request_id_var.set(request_id)
+        run_id_var.set(next((key for key in keys[1:2] if key), None) or keys[0])
         try:
             return await execute(writer)
         finally:
             await control.leave(app_id, slot)
             if not writer.channel.closed:
                 await writer.close()
+            _count_run(app_id, writer.channel.events)
 
     return writer, detach(guarded())
+
+
+def _count_run(app_id: str, events: list[dict[str, Any]]) -> None:
+    """Metrics of a finished run, read off its events: node executions by type and status, the run by
+    app mode and final status. Never raises (metrics must not break a run)."""
+    try:
+        status = "unknown"
+        for event in events:
+            kind = event.get("event")
+            data = event.get("data") if isinstance(event.get("data"), dict) else {}
+            if kind == "node_finished":
+                metrics.NODE_EXECUTIONS.labels(
+                    data.get("node_type") or "unknown", data.get("status") or "unknown"
+                ).inc()
+            elif kind == "workflow_finished":
+                status = data.get("status") or status
+            elif kind == "workflow_paused":
+                status = "paused"
+            elif kind == "message_end" and status == "unknown":
+                status = "succeeded"
+            elif kind == "error":
+                status = "failed"
+        metrics.RUNS.labels(known_app_mode(app_id) or "unknown", status).inc()
+    except Exception:
+        logger.exception("counting the run's metrics failed")
 
 
 async def _events(writer: RunWriter, after: int = 0) -> AsyncIterator[dict[str, Any]]:

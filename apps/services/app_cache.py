@@ -72,6 +72,12 @@ def cached_app(*, app_id: str, tenant_id: str) -> App | None:
     return copy.copy(app)
 
 
+def known_app_mode(app_id: Any) -> str | None:
+    """The mode of an app this process holds a copy of (no I/O: for labelling metrics); None otherwise."""
+    held = _copies.get(str(app_id))
+    return held[1].mode if held is not None else None
+
+
 def _bump(key: str) -> None:
     cache.set(key, time.time_ns(), _VERSION_SECONDS)
 

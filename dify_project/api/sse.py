@@ -14,6 +14,8 @@ from typing import Any
 
 from django.http import StreamingHttpResponse
 
+from dify_project import metrics
+
 PING_FRAME = b"event: ping\n\n"
 DEFAULT_PING_INTERVAL = 10.0
 
@@ -31,6 +33,7 @@ async def _with_pings(events: AsyncIterator[dict[str, Any] | str], interval: flo
     """
     iterator = events.__aiter__()
     pending: asyncio.Task | None = None
+    metrics.OPEN_STREAMS.inc()
     try:
         while True:
             if pending is None:
@@ -46,6 +49,7 @@ async def _with_pings(events: AsyncIterator[dict[str, Any] | str], interval: flo
                 return
             yield sse_frame(event)
     finally:
+        metrics.OPEN_STREAMS.dec()
         if pending is not None:
             pending.cancel()
             with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):

@@ -45,6 +45,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+from dify_project import metrics
 from dify_project.api.errors import ApiError, InvalidParam
 from dify_project.db import db_sync_to_async
 from providers import exceptions as errors
@@ -167,9 +168,24 @@ def _write_usage(fields: dict[str, Any]) -> None:
 _pending_writes: set[asyncio.Task[None]] = set()
 
 
+def _count_call(fields: dict[str, Any]) -> None:
+    try:
+        metrics.model_call_observed(
+            provider=fields.get("provider") or "unknown",
+            model_type=fields.get("model_type") or "unknown",
+            status=fields.get("status") or "unknown",
+            prompt_tokens=fields.get("prompt_tokens") or 0,
+            completion_tokens=fields.get("completion_tokens") or 0,
+            time_to_first_token=fields.get("time_to_first_token"),
+        )
+    except Exception:  # metrics must never break the call they measure
+        logger.exception("counting a model call failed")
+
+
 async def _record(fields: dict[str, Any], *, wait: bool = True) -> None:
     """Write one meter row off the event loop. `wait=False` (a stream being torn down, perhaps by a
     cancellation): schedule it and return at once."""
+    _count_call(fields)
     write = db_sync_to_async(_write_usage)
     if wait:
         await write(fields)

@@ -55,6 +55,18 @@ def raise_open_files_limit(wanted: int = 65536) -> tuple[int, int]:
     return resource.getrlimit(resource.RLIMIT_NOFILE)
 
 
+def _prepare_multiprocess_metrics() -> Path:
+    """Several ASGI workers: prometheus-client's multiprocess mode, in a folder emptied at start (files of
+    processes from an earlier start would be counted again). The variable is prometheus-client's own
+    switch, read when each worker first imports it, so it goes into the environment the workers inherit."""
+    folder = Path(settings.PROMETHEUS_MULTIPROC_DIR or Path(settings.VAR_DIR) / "prometheus")
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    return folder
+
+
 def _die_with_parent() -> None:
     """Linux: the worker gets SIGTERM when this process dies, even by a signal that skips ``finally``
     (uvicorn re-raises SIGTERM after its graceful shutdown)."""
@@ -106,6 +118,8 @@ class Command(BaseCommand):
             f"serving on http://{options['host']}:{options['port']}  "
             f"(first run: POST /console/api/setup; admin /admin/; API docs /docs/)"
         )
+        if options["workers"] > 1:
+            self.stdout.write(f"metrics: multiprocess mode in {_prepare_multiprocess_metrics()}")
         try:
             import uvicorn
 
