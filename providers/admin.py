@@ -42,6 +42,7 @@ class _CredentialAdmin(admin.ModelAdmin):
     exclude = ("encrypted_config",)
     search_fields = ("provider", "name", "tenant__name")
     list_filter = ("provider",)
+    list_select_related = ("tenant",)
     autocomplete_fields = ("tenant",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -84,6 +85,7 @@ class ProviderModelCredentialAdmin(_CredentialAdmin):
 
 @admin.register(Provider)
 class ProviderAdmin(admin.ModelAdmin):
+    list_select_related = ("tenant", "credential")
     list_display = ("provider", "tenant", "provider_type", "credential", "is_valid", "updated_at")
     list_filter = ("provider", "is_valid")
     search_fields = ("provider", "tenant__name")
@@ -92,6 +94,7 @@ class ProviderAdmin(admin.ModelAdmin):
 
 @admin.register(ProviderModel)
 class ProviderModelAdmin(admin.ModelAdmin):
+    list_select_related = ("tenant", "credential")
     list_display = ("provider", "model_name", "model_type", "tenant", "credential", "is_valid", "created_at")
     list_filter = ("provider", "model_type", "is_valid")
     search_fields = ("model_name", "provider", "tenant__name")
@@ -100,6 +103,7 @@ class ProviderModelAdmin(admin.ModelAdmin):
 
 @admin.register(TenantDefaultModel)
 class TenantDefaultModelAdmin(admin.ModelAdmin):
+    list_select_related = ("tenant",)
     list_display = ("tenant", "model_type", "provider", "model_name", "updated_at")
     list_filter = ("model_type", "provider")
     search_fields = ("tenant__name", "model_name")
@@ -108,6 +112,7 @@ class TenantDefaultModelAdmin(admin.ModelAdmin):
 
 @admin.register(ProviderModelSetting)
 class ProviderModelSettingAdmin(admin.ModelAdmin):
+    list_select_related = ("tenant",)
     list_display = ("tenant", "provider", "model_name", "model_type", "enabled", "load_balancing_enabled")
     list_filter = ("provider", "model_type", "enabled", "load_balancing_enabled")
     search_fields = ("tenant__name", "model_name")
@@ -116,6 +121,7 @@ class ProviderModelSettingAdmin(admin.ModelAdmin):
 
 @admin.register(LoadBalancingModelConfig)
 class LoadBalancingModelConfigAdmin(admin.ModelAdmin):
+    list_select_related = ("tenant",)
     list_display = ("tenant", "provider", "model_name", "model_type", "name", "enabled")
     list_filter = ("provider", "model_type", "enabled")
     exclude = ("encrypted_config",)
@@ -134,6 +140,7 @@ class LoadBalancingModelConfigAdmin(admin.ModelAdmin):
 
 @admin.register(ModelPrice)
 class ModelPriceAdmin(admin.ModelAdmin):
+    list_select_related = ("tenant",)
     list_display = (
         "tenant",
         "provider",

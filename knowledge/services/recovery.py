@@ -61,3 +61,25 @@ def indexing_backlog() -> dict[str, Any]:
         .annotate(n=Count("id"))
     )
     return {row["indexing_status"]: row["n"] for row in rows}
+
+
+def documents_reindex(*, documents: list[Document]) -> int:
+    """Index the documents again from their source (an operator's action): each goes back to ``waiting``,
+    its task queued when the transaction commits; its segments are replaced by the new run. Returns how
+    many were queued (paused ones are resumed)."""
+    from knowledge.tasks import index_document
+
+    ids = [document.id for document in documents]
+    Document.objects.filter(id__in=ids).update(
+        indexing_status=IndexingStatus.WAITING,
+        error=None,
+        stopped_at=None,
+        is_paused=False,
+        paused_by=None,
+        paused_at=None,
+        completed_at=None,
+        updated_at=timezone.now(),
+    )
+    for document_id in ids:
+        transaction.on_commit(lambda d=document_id: index_document.delay(str(d)))
+    return len(ids)
