@@ -10,3 +10,8 @@ class AppsConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.services import app_cache  # noqa: F401 - connects the signals that keep the app cache fresh
+        from apps.services.workflow_tools import AppWorkflowTools
+        from providers.tools.port import register_workflow_tools
+
+        # Tool nodes and agents reach workflow-as-tool through the workspace's tool port.
+        register_workflow_tools(AppWorkflowTools())

@@ -439,3 +439,28 @@ class AppMCPServer(TenantScopedModel):
         max_length=16, choices=AppMCPServerStatus.choices, default=AppMCPServerStatus.ACTIVE
     )
     parameters = models.JSONField(default=dict, blank=True)
+
+
+class WorkflowToolProvider(TenantScopedModel):
+    """A published workflow app offered as a workspace tool (Dify's `tool_workflow_providers`).
+
+    `name` is the tool's name (letters, digits, underscores); `parameter_configuration` describes each
+    start variable for the model (`[{name, description, form}]`, `form` llm or form)."""
+
+    app = models.OneToOneField(App, on_delete=models.CASCADE, related_name="workflow_tool")
+    user = models.ForeignKey(
+        "accounts.Account", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    name = models.CharField(max_length=255)
+    label = models.CharField(max_length=255)
+    icon = models.JSONField(default=dict, blank=True)
+    description = models.TextField(blank=True, default="")
+    parameter_configuration = models.JSONField(default=list, blank=True)
+    privacy_policy = models.CharField(max_length=255, blank=True, default="")
+    labels = models.JSONField(default=list, blank=True)
+    version = models.CharField(max_length=255, blank=True, default="")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="unique_workflow_tool_provider_name")
+        ]

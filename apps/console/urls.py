@@ -6,7 +6,18 @@ naming the id, rather than falling through to an unrelated route.
 
 from django.urls import path
 
-from apps.console.views import annotations, apps, debug, dsl, logs, mcp_server, sites, statistics, workflows
+from apps.console.views import (
+    annotations,
+    apps,
+    debug,
+    dsl,
+    logs,
+    mcp_server,
+    sites,
+    statistics,
+    workflow_tools,
+    workflows,
+)
 
 A = "apps/<str:app_id>"
 
@@ -27,6 +38,13 @@ urlpatterns = [
     # MCP server
     path(f"{A}/server", mcp_server.AppMCPServerApi.as_view()),
     path("apps/<str:server_id>/server/refresh", mcp_server.AppMCPServerRefreshApi.as_view()),
+    # workflow as tool
+    path("workspaces/current/tool-provider/workflow/create", workflow_tools.WorkflowToolCreateApi.as_view()),
+    path("workspaces/current/tool-provider/workflow/update", workflow_tools.WorkflowToolUpdateApi.as_view()),
+    path("workspaces/current/tool-provider/workflow/delete", workflow_tools.WorkflowToolDeleteApi.as_view()),
+    path("workspaces/current/tool-provider/workflow/get", workflow_tools.WorkflowToolGetApi.as_view()),
+    path("workspaces/current/tool-provider/workflow/tools", workflow_tools.WorkflowToolToolsApi.as_view()),
+    path("workspaces/current/tools/workflow", workflow_tools.WorkflowToolListApi.as_view()),
     # site and keys
     path(f"{A}/site", sites.AppSiteApi.as_view()),
     path(f"{A}/site/access-token-reset", sites.AppSiteAccessTokenResetApi.as_view()),

@@ -20,7 +20,7 @@ a loop over a tool does one query; no connection is held while a tool waits on t
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from asgiref.sync import sync_to_async
 
@@ -40,10 +40,35 @@ from workflows.engine.ports import FilePort, ToolMessage, ToolRequest, ToolSpec
 
 NOT_INSTALLED = {
     "plugin": "plugin",
-    "workflow": "workflow-as-tool",
     "app": "app",
     "dataset-retrieval": "dataset-retrieval",
 }
+
+
+class WorkflowToolBackend(Protocol):
+    """Workflow-as-tool lives with the apps (it runs a published workflow app); the apps layer registers
+    its implementation at start-up (`register_workflow_tools`), so this module never imports it."""
+
+    async def tool_spec(self, *, tenant_id: str, provider_id: str, tool_name: str) -> ToolSpec: ...
+
+    def invoke(self, port: TenantToolPort, request: ToolRequest) -> AsyncIterator[ToolMessage]: ...
+
+
+_workflow_tools: WorkflowToolBackend | None = None
+
+
+def register_workflow_tools(backend: WorkflowToolBackend) -> None:
+    global _workflow_tools
+    _workflow_tools = backend
+
+
+def _workflow_backend(provider_id: str) -> WorkflowToolBackend:
+    if _workflow_tools is None:
+        raise ToolProviderNotInstalledError(
+            f"Tool provider type workflow is not installed here: workflow-as-tool tools ({provider_id}) "
+            "are not supported yet."
+        )
+    return _workflow_tools
 
 
 def merge_parameters(
@@ -127,6 +152,10 @@ class TenantToolPort:
                 description=bundle.summary or "",
                 parameters=function_parameters(bundle.parameters),
             )
+        if provider_type == "workflow":
+            return await _workflow_backend(provider_id).tool_spec(
+                tenant_id=self.tenant_id, provider_id=provider_id, tool_name=tool_name
+            )
         if provider_type == "mcp":
             tool = await self._mcp_tool(provider_id, tool_name)
             return ToolSpec(
@@ -144,6 +173,8 @@ class TenantToolPort:
             messages = self._api(request)
         elif provider_type == "mcp":
             messages = self._mcp(request)
+        elif provider_type == "workflow":
+            messages = _workflow_backend(request.provider_id).invoke(self, request)
         elif provider_type in NOT_INSTALLED:
             raise ToolProviderNotInstalledError(
                 f"Tool provider type {provider_type} is not installed here: "

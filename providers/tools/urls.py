@@ -36,6 +36,5 @@ urlpatterns = [
     path(f"{_M}/update/<path:provider_id>", views.McpProviderRefreshApi.as_view()),
     path("workspaces/current/tools/builtin", views.BuiltinToolListApi.as_view()),
     path("workspaces/current/tools/api", views.ApiToolListApi.as_view()),
-    path("workspaces/current/tools/workflow", views.EmptyToolListApi.as_view()),
     path("workspaces/current/tools/mcp", views.McpToolListApi.as_view()),
 ]

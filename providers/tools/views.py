@@ -67,14 +67,6 @@ class ApiToolListApi(ToolApiView):
         return Response([selectors.api_provider_out(row) for row in rows])
 
 
-class EmptyToolListApi(ToolApiView):
-    """Workflow-as-tool and MCP providers: none can be added here yet, so the lists are empty."""
-
-    @extend_schema(responses=s.ToolProviderOut(many=True))
-    def get(self, request: Request) -> Response:
-        return Response([])
-
-
 # --- builtin providers -----------------------------------------------------------------------------------
 
 

@@ -219,7 +219,7 @@ async def test_the_port_calls_a_saved_provider_by_id_or_name(
 
 @pytest.mark.parametrize(
     ("provider_type", "named"),
-    [("workflow", "workflow-as-tool"), ("app", "app")],
+    [("app", "app"), ("dataset-retrieval", "dataset-retrieval")],
 )
 async def test_types_not_available_fail_naming_the_type(provider_type: str, named: str) -> None:
     with pytest.raises(Exception, match=f"Tool provider type {provider_type} is not installed") as error:
