@@ -39,6 +39,7 @@ ALGORITHM = "HS256"
 BROWSER = "browser"
 LOGIN_TOKEN_SOURCE = "webapp_login_token"  # noqa: S105 (a claim value, not a secret)
 SIGNED_IN_SOURCE = "webapp"
+ACCOUNT_SESSION_PREFIX = "account-"
 
 
 class WebAppAuthRequired(ApiError):
@@ -158,7 +159,7 @@ def webapp_login(*, account: Account) -> str:
     return _encode(
         {
             "user_id": str(account.id),
-            "session_id": f"account-{account.id}",
+            "session_id": f"{ACCOUNT_SESSION_PREFIX}{account.id}",
             "auth_type": "internal",
             "token_source": LOGIN_TOKEN_SOURCE,
         }
@@ -178,6 +179,9 @@ def passport_issue(*, code: str, user_id: str | None, login_token: str | None) -
     if login is not None and login.get("token_source") != LOGIN_TOKEN_SOURCE:
         raise Unauthorized("Invalid token source. Expected 'webapp_login_token'.")
     if mode == WebAppAccessMode.PUBLIC:
+        # A signed-in account's end user is reached only through a login, never by naming its session id.
+        if user_id and user_id.startswith(ACCOUNT_SESSION_PREFIX):
+            user_id = None
         end_user = browser_end_user(app=app, session_id=user_id or None)
         return _passport(site, end_user)
     if login is None:
@@ -185,7 +189,7 @@ def passport_issue(*, code: str, user_id: str | None, login_token: str | None) -
     account = Account.objects.filter(id=login.get("user_id")).first()
     if account is None or not account_may_open(app=app, account=account):
         raise WebAppAccessDenied()
-    end_user = browser_end_user(app=app, session_id=str(login.get("session_id") or f"account-{account.id}"))
+    end_user = browser_end_user(app=app, session_id=f"{ACCOUNT_SESSION_PREFIX}{account.id}")
     return _passport(site, end_user, account=account)
 
 

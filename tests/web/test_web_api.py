@@ -96,6 +96,19 @@ def test_a_session_id_never_reaches_a_service_api_user(published):
     assert claims["end_user_id"] != str(api_user.id)
 
 
+def test_a_signed_in_accounts_end_user_is_not_reached_by_its_session_id(published, workspace):
+    site = published("chat")
+    member = factories.member_factory(tenant=workspace, email="member2@example.com")
+    web_access_set(app=site.app, access_mode="private_all")
+    login_token = login(site, member.email).json()["data"]["access_token"]
+    mine = jwt.decode(
+        exchange(site, login_token).json()["access_token"], settings.SECRET_KEY, algorithms=["HS256"]
+    )
+    web_access_set(app=site.app, access_mode="public")
+    guessed = jwt.decode(site.passport(user_id=mine["session_id"]), settings.SECRET_KEY, algorithms=["HS256"])
+    assert guessed["end_user_id"] != mine["end_user_id"]
+
+
 def test_requests_without_a_valid_passport_are_refused(published):
     site = published("chat")
     assert httpx.get(f"{site.base_url}/api/site").json()["code"] == "unauthorized"
