@@ -2,9 +2,10 @@
 
 Dify runs agent nodes through its agent-strategy plugin (``langgenius/agent/agent``); this port runs the
 same node data here: ``agent_parameters`` ``model`` (a model selector), ``tools`` (each with ``auto``
-parameters the model fills and fixed ones), ``instruction``, ``query`` and ``maximum_iterations``. Both
-of that plugin's strategies (``function_calling`` and ``ReAct``) run as the function-calling loop of
-``agent_chat`` (every model adapter here speaks tool calls). The answer streams as the node's ``text``;
+parameters the model fills and fixed ones), ``instruction``, ``query`` and ``maximum_iterations``.
+``function_calling`` runs the tool-calling loop of ``agent_chat``; ``ReAct`` the prompt-based loop of
+``react`` (tools described in the prompt, Thought / Action / Observation parsed from the text), for
+models without tool calling. The answer streams as the node's ``text``;
 each round is also reported as an agent log.
 """
 
@@ -16,10 +17,12 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from apps.runners.agent_chat import AgentModel, AgentTool, Thought, prepare_tools, run_agent
+from apps.runners.react import run_react
 from providers.tools.port import TenantToolPort
 from workflows.engine.ports import AgentRequest, ToolMessage
 
 STRATEGIES = frozenset({"function_calling", "function_call", "ReAct", "react"})
+REACT = frozenset({"ReAct", "react"})
 DEFAULT_ITERATIONS = 3  # the agent plugin's default for maximum_iterations
 
 
@@ -101,6 +104,19 @@ class TenantAgentPort:
 
         async def loop() -> Any:
             try:
+                if request.strategy in REACT:
+                    return await run_react(
+                        model=agent_model,
+                        port=self.tools,
+                        tools=ready,
+                        instruction=str(parameters.get("instruction") or ""),
+                        query=str(parameters.get("query") or ""),
+                        rounds=rounds + 1,
+                        user=self.user,
+                        publish_text=lambda text: queue.put_nowait(ToolMessage(type="text", text=text)),
+                        publish_thought=on_thought,
+                        stopped=asyncio.Event(),
+                    )
                 return await run_agent(
                     model=agent_model,
                     port=self.tools,

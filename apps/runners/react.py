@@ -1,0 +1,274 @@
+"""The ReAct agent loop (Dify's `CotAgentRunner`), for models without tool calling.
+
+The tools are described in the system prompt (Dify's ReAct template); the model answers in text,
+`Thought: ...` then `Action:` with a JSON blob `{"action": name, "action_input": {...}}`, and stops at
+`Observation` (a stop word). We run the action, append `Observation: <result>` to the scratchpad and ask
+again, until the action is `Final Answer` or the rounds run out.
+
+Parsing is forgiving, as models are: the blob may be fenced (```json) or bare, wrapped in prose, use
+`"Action"`/`"Action Input"` keys, or come as LangChain's `Action: name` / `Action Input: {...}` lines;
+`Final Answer: text` ends the loop too. Text with no action at all is the final answer. An action that
+cannot be read, or names no tool, answers the model an observation saying so, and the loop goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from apps.runners.agent_chat import AgentModel, AgentOutcome, AgentTool, Thought, _answer_of
+
+FINAL = "final answer"
+
+REACT_PROMPT = """Respond to the human as helpfully and accurately as possible.
+
+{instruction}
+
+You have access to the following tools:
+
+{tools}
+
+Use a json blob to specify a tool by providing an action key (tool name) and an action_input key (tool input).
+Valid "action" values: "Final Answer" or {tool_names}
+
+Provide only ONE action per $JSON_BLOB, as shown:
+
+```
+{{
+  "action": $TOOL_NAME,
+  "action_input": $ACTION_INPUT
+}}
+```
+
+Follow this format:
+
+Question: input question to answer
+Thought: consider previous and subsequent steps
+Action:
+```
+$JSON_BLOB
+```
+Observation: action result
+... (repeat Thought/Action/Observation N times)
+Thought: I know what to respond
+Action:
+```
+{{
+  "action": "Final Answer",
+  "action_input": "Final response to human"
+}}
+```
+
+Begin! Reminder to ALWAYS respond with a valid json blob of a single action. Use tools if necessary. Respond directly if appropriate. Format is Action:```$JSON_BLOB```then Observation:.
+"""
+
+_FENCED = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
+_THOUGHT = re.compile(r"^\s*Thought:\s*", re.IGNORECASE)
+_LINE_ACTION = re.compile(r"Action:\s*([^\n`{]+?)\s*\n\s*Action Input:\s*(.*)", re.IGNORECASE | re.DOTALL)
+_FINAL_LINE = re.compile(r"Final Answer:\s*(.*)", re.IGNORECASE | re.DOTALL)
+
+
+@dataclass
+class Step:
+    thought: str
+    action: str | None = None  # a tool name, or None for a final answer
+    action_input: Any = None
+    answer: str | None = None
+    error: str | None = None
+
+
+def _objects(text: str) -> list[str]:
+    """Candidate JSON objects: fenced blocks first, then every balanced {...} in the text."""
+    found = [block.strip() for block in _FENCED.findall(text)]
+    depth, start = 0, -1
+    for index, char in enumerate(text):
+        if char == "{":
+            if depth == 0:
+                start = index
+            depth += 1
+        elif char == "}" and depth:
+            depth -= 1
+            if depth == 0:
+                found.append(text[start : index + 1])
+    return found
+
+
+def _load(blob: str) -> Any:
+    try:
+        return json.loads(blob)
+    except ValueError:
+        pass
+    # common slips: trailing commas, single quotes
+    repaired = re.sub(r",\s*([}\]])", r"\1", blob)
+    try:
+        return json.loads(repaired)
+    except ValueError:
+        return json.loads(repaired.replace("'", '"'))
+
+
+def _action_of(data: Any) -> tuple[str, Any] | None:
+    if not isinstance(data, dict):
+        return None
+    keys = {str(k).lower().replace(" ", "_"): v for k, v in data.items()}
+    if "action" not in keys:
+        return None
+    return str(keys["action"]).strip(), keys.get("action_input", {})
+
+
+def parse(text: str) -> Step:
+    """One model answer as a step; never raises."""
+    head = text.split("Action:", 1)[0] if "Action:" in text else text
+    thought = _THOUGHT.sub("", head).strip()
+    for blob in _objects(text):
+        try:
+            found = _action_of(_load(blob))
+        except ValueError:
+            continue
+        if found is None:
+            continue
+        action, action_input = found
+        if action.lower() == FINAL:
+            answer = (
+                action_input
+                if isinstance(action_input, str)
+                else json.dumps(action_input, ensure_ascii=False)
+            )
+            return Step(thought=thought, answer=answer)
+        return Step(thought=thought, action=action, action_input=action_input)
+    line = _LINE_ACTION.search(text)
+    if line is not None:
+        action, raw = line.group(1).strip(), line.group(2).strip()
+        if action.lower() == FINAL:
+            return Step(thought=thought, answer=raw)
+        try:
+            action_input: Any = _load(raw)
+        except ValueError:
+            action_input = raw
+        return Step(thought=thought, action=action, action_input=action_input)
+    final = _FINAL_LINE.search(text)
+    if final is not None:
+        return Step(thought=thought, answer=final.group(1).strip())
+    if re.search(r"\bAction\s*:", text):
+        return Step(thought=thought, error="could not read the action: reply with one valid JSON blob")
+    return Step(thought=thought, answer=_THOUGHT.sub("", text).strip())
+
+
+def _tools_text(tools: dict[str, AgentTool]) -> str:
+    return "\n".join(
+        json.dumps(
+            {
+                "name": tool.function["name"],
+                "description": tool.function.get("description", ""),
+                "parameters": tool.function.get("parameters", {}),
+            },
+            ensure_ascii=False,
+        )
+        for tool in tools.values()
+    )
+
+
+def system_prompt(instruction: str, tools: dict[str, AgentTool]) -> str:
+    return REACT_PROMPT.format(
+        instruction=instruction,
+        tools=_tools_text(tools),
+        tool_names=", ".join(json.dumps(name) for name in tools),
+    )
+
+
+@dataclass
+class _Call:
+    """What `_answer_of` reads: a model's tool call, rebuilt from the parsed action."""
+
+    id: str
+    name: str
+    arguments: str
+
+    def parsed_arguments(self) -> Any:
+        value = json.loads(self.arguments)
+        if not isinstance(value, dict):
+            raise ValueError("action_input must be a JSON object")
+        return value
+
+
+def _arguments(tool: AgentTool | None, value: Any) -> Any:
+    """A bare value for a tool of one parameter is that parameter (models often answer `"2+2"`)."""
+    if isinstance(value, str):
+        try:
+            value = _load(value)
+        except ValueError:
+            pass
+    if isinstance(value, dict) or value is None:
+        return value or {}
+    properties = list(((tool.function.get("parameters") or {}).get("properties") or {}) if tool else [])
+    return {properties[0]: value} if len(properties) == 1 else value
+
+
+async def run_react(
+    *,
+    model: AgentModel,
+    port: Any,
+    tools: dict[str, AgentTool],
+    instruction: str,
+    query: str,
+    rounds: int,
+    user: str | None,
+    publish_text: Callable[[str], None],
+    publish_thought: Callable[[Thought], None],
+    stopped: asyncio.Event,
+) -> AgentOutcome:
+    system = system_prompt(instruction, tools)
+    scratchpad = ""
+    thoughts: list[Thought] = []
+    usage = None
+    stop = sorted({*(model.stop or []), "Observation"})
+    react_model = AgentModel(**{**model.__dict__, "stop": stop})
+    answer = ""
+    for round_number in range(1, rounds + 1):
+        thought = Thought(id=str(uuid.uuid4()), position=round_number)
+        thoughts.append(thought)
+        publish_thought(thought)
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": f"Question: {query}"}]
+        if scratchpad:
+            messages.append({"role": "assistant", "content": scratchpad})
+        started = time.perf_counter()
+        stream = await react_model.stream(messages=messages, tools=None)
+        chunks: list[str] = []
+        async with stream:
+            async for chunk in stream:
+                if stopped.is_set():
+                    break
+                if chunk.text:
+                    chunks.append(chunk.text)
+        text = "".join(chunks)
+        result = stream.result
+        usage = result.usage if usage is None else usage.plus(result.usage)
+        thought.usage, thought.latency = result.usage, time.perf_counter() - started
+        if stopped.is_set():
+            return AgentOutcome(answer=answer, usage=usage, thoughts=thoughts, stopped=True)
+        step = parse(text)
+        thought.thought = step.thought
+        if step.answer is not None and step.action is None and step.error is None:
+            answer = step.answer
+            publish_text(answer)
+            publish_thought(thought)
+            break
+        if step.error is not None:
+            observation = step.error
+        else:
+            name = str(step.action)
+            thought.tool = name
+            thought.tool_input = json.dumps({name: step.action_input}, ensure_ascii=False)
+            arguments = _arguments(tools.get(name), step.action_input)
+            call = _Call(id=thought.id, name=name, arguments=json.dumps(arguments, ensure_ascii=False))
+            observation, error = await _answer_of(port, tools.get(name), call, user)
+            thought.tool_meta[name] = {"error": error}
+            thought.observation = json.dumps({name: observation}, ensure_ascii=False)
+        publish_thought(thought)
+        scratchpad += f"{text.rstrip()}\nObservation: {observation}\n"
+    return AgentOutcome(answer=answer, usage=usage, thoughts=thoughts)
