@@ -3,6 +3,7 @@ shapes as the Service API; the app and end user come from the passport, runs are
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse, OpenApiTypes, extend_schema, inline_serializer
@@ -107,6 +108,10 @@ class AccessModeApi(ApiView):
         if code:
             app = service.site_for_code(code=code).app
         else:
+            try:
+                app_id = str(uuid.UUID(app_id))
+            except ValueError:
+                raise errors.AppNotFound() from None
             site = Site.objects.select_related("app").filter(app_id=app_id).first()
             if site is None:
                 raise errors.AppNotFound()

@@ -39,3 +39,9 @@ def test_a_value_the_database_refuses_is_a_400_in_difys_body():
     response = exception_handler(DataError("value too long for type character varying(255)"), {})
     assert response.status_code == 400
     assert response.data["code"] == "invalid_param" and response.data["status"] == 400
+
+
+def test_a_web_app_access_mode_for_an_id_that_is_not_a_uuid_is_not_found(api_client):
+    response = api_client.get("/api/webapp/access-mode", {"appId": "console/api/"})
+    assert response.status_code == 404
+    assert response.json()["status"] == 404
