@@ -143,6 +143,13 @@ def _history(conversation: Conversation | None) -> list[tuple[str, str]]:
     return list(reversed(rows))
 
 
+def _given_history(turns: Any) -> list[tuple[str, str]]:
+    if not isinstance(turns, list | tuple):
+        return []
+    pairs = [(str(t[0]), str(t[1])) for t in turns if isinstance(t, list | tuple) and len(t) == 2]
+    return pairs[-HISTORY_TURNS:]
+
+
 def prepare_chat_run(
     *,
     app: App,
@@ -199,7 +206,9 @@ def prepare_chat_run(
             from_account_id=account_id,
         )
     conversation_id = str(conversation.id if conversation else new_conversation.id)
-    history = _history(conversation)
+    # A stored conversation brings its own turns; otherwise a caller may give them (the OpenAI-compatible
+    # endpoint's earlier messages), as (query, answer) pairs, oldest first.
+    history = _history(conversation) if conversation is not None else _given_history(data.get("history"))
     prompt = build_prompt(
         app_mode=app.mode,
         config=config,
@@ -705,19 +714,27 @@ def prepare_chat_request(
     return ChatRequest(prepared=prepared, streaming=streaming, remote_payload=payload)
 
 
-async def answer_chat_request(request: ChatRequest) -> Any:
-    """Launch a prepared request and answer it: the event stream, or the blocking body at the end."""
+async def start_chat_request(request: ChatRequest) -> tuple[RunWriter, asyncio.Task]:
+    """Launch a prepared request (in this process or on a worker); its events arrive on the writer's channel."""
     prepared, payload = request.prepared, request.remote_payload
     identity = prepared.identity
     app = prepared.app
     execute = partial(execute_chat_run, prepared) if payload is None else partial(remote.relay, payload)
-    writer, task = await launch(
+    return await launch(
         app_id=str(app.id),
         app_limit=app.max_active_requests,
         keys=[identity.task_id, identity.message_id],
         execute=execute,
         mirror=payload is None,
     )
+
+
+async def answer_chat_request(request: ChatRequest) -> Any:
+    """Launch a prepared request and answer it: the event stream, or the blocking body at the end."""
+    prepared, payload = request.prepared, request.remote_payload
+    identity = prepared.identity
+    app = prepared.app
+    writer, task = await start_chat_request(request)
     if request.streaming:
         return stream_response(writer)
     result: ChatResult = await task

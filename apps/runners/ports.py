@@ -143,9 +143,20 @@ class TenantModelPort:
 
 
 class ConversationMemoryPort:
-    """Chat history for LLM nodes with memory: the conversation's earlier turns, oldest first."""
+    """Chat history for LLM nodes with memory: the conversation's earlier turns, oldest first; or, when
+    ``given`` ([query, answer] pairs from the caller, no stored conversation yet), those turns."""
+
+    def __init__(self, given: list[Any] | None = None) -> None:
+        self.given = given
 
     async def history(self, *, conversation_id: str, max_messages: int | None) -> list[wf.PromptMessage]:
+        if self.given:
+            history = [
+                wf.PromptMessage(role=role, content=str(text))
+                for query, answer in self.given
+                for role, text in (("user", query), ("assistant", answer))
+            ]
+            return history[-max_messages:] if max_messages else history
         return await db_sync_to_async(self._history)(conversation_id, max_messages)
 
     @staticmethod
@@ -245,7 +256,13 @@ class StorageFilePort:
 
 
 def ports_for_run(
-    *, tenant_id: str, user_id: str, user: str | None, conversation_id: str | None, source: dict[str, Any]
+    *,
+    tenant_id: str,
+    user_id: str,
+    user: str | None,
+    conversation_id: str | None,
+    source: dict[str, Any],
+    history: list[Any] | None = None,
 ) -> wf.Ports:
     files = StorageFilePort(tenant_id=tenant_id, user_id=user_id, conversation_id=conversation_id)
     tools = TenantToolPort(tenant_id=tenant_id, user=user, files=files)
@@ -254,7 +271,7 @@ def ports_for_run(
         retrieval=TenantRetrievalPort(tenant_id=tenant_id, user=user, app_id=source.get("app_id")),
         tools=tools,
         agents=TenantAgentPort(tenant_id=tenant_id, user=user, tools=tools, source=source),
-        memory=ConversationMemoryPort(),
+        memory=ConversationMemoryPort(history),
         files=files,
         http=_http_port(),
         code=code_port(),

@@ -310,6 +310,7 @@ async def execute_workflow_run(prepared: PreparedRun, writer: RunWriter) -> RunR
         user=prepared.user_key,
         conversation_id=identity.conversation_id,
         source={"app_id": str(app.id), "workflow_run_id": identity.workflow_run_id},
+        history=None if prepared.request.conversation_id else prepared.request.history,
     )
     engine = wf.Engine(ports=ports, limits=engine_limits())
     result: RunResult

@@ -27,6 +27,9 @@ class WorkflowRunRequest:
     workflow_id: str | None = None  # a specific published version
     workflow: Workflow | None = None  # given directly for draft (debug) runs
     auto_generate_name: bool = True
+    # Earlier turns given by the caller instead of a stored conversation ([query, answer] pairs, oldest
+    # first): what LLM nodes with memory see on a first turn (the OpenAI-compatible endpoint's messages).
+    history: list[Any] | None = None
 
 
 @dataclass
@@ -68,6 +71,7 @@ def workflow_payload(request: WorkflowRunRequest, ids: RunIds) -> dict[str, Any]
         "workflow_id": request.workflow_id,
         "draft_workflow_id": str(request.workflow.id) if request.workflow is not None else None,
         "auto_generate_name": request.auto_generate_name,
+        "history": request.history,
     }
 
 
@@ -121,6 +125,7 @@ def load_request(payload: dict[str, Any]) -> WorkflowRunRequest | dict[str, Any]
         workflow_id=payload.get("workflow_id"),
         workflow=draft,
         auto_generate_name=payload.get("auto_generate_name", True),
+        history=payload.get("history"),
     )
 
 

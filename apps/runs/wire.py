@@ -205,7 +205,7 @@ class WorkflowWire:
         record.elapsed_time = event.elapsed
         record.metadata = dict(event.metadata or {})
         record.finished_at = event.at
-        self._count_usage(record.metadata)
+        self._count_usage(record.metadata, record.outputs)
         data = {
             "id": event.id,
             "node_id": event.node_id,
@@ -231,7 +231,7 @@ class WorkflowWire:
         }
         return [{**self.identity.envelope("node_finished"), "data": data}]
 
-    def _count_usage(self, metadata: dict[str, Any]) -> None:
+    def _count_usage(self, metadata: dict[str, Any], outputs: Any = None) -> None:
         tokens = metadata.get("total_tokens")
         if isinstance(tokens, int | float):
             self.tally.total_tokens += int(tokens)
@@ -244,6 +244,8 @@ class WorkflowWire:
         if metadata.get("currency"):
             self.tally.currency = metadata["currency"]
         usage = metadata.get("usage")
+        if usage is None and isinstance(outputs, dict):  # LLM nodes report the split in their outputs
+            usage = outputs.get("usage")
         if isinstance(usage, dict):
             self.tally.prompt_tokens += int(usage.get("prompt_tokens") or 0)
             self.tally.completion_tokens += int(usage.get("completion_tokens") or 0)

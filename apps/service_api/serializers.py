@@ -315,6 +315,8 @@ class _RunIn(serializers.Serializer):
 
 class WorkflowRunIn(_RunIn):
     inputs = serializers.DictField()
+    # Pins a published version, as the path form ``/workflows/{workflow_id}/run`` does (issue 16).
+    workflow_id = serializers.UUIDField(required=False, allow_null=True)
 
 
 class ChatMessageIn(_RunIn):

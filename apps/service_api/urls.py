@@ -3,6 +3,7 @@
 from django.urls import path
 
 from apps.service_api.views import annotations, app_info, audio, conversations, files, generation
+from apps.service_api.views import openai_api as openai_views
 
 urlpatterns = [
     path("", app_info.IndexApi.as_view()),
@@ -45,4 +46,8 @@ urlpatterns = [
     path("text-to-audio", audio.TextToAudioApi.as_view()),
     path("files/upload", files.FileUploadApi.as_view()),
     path("files/<uuid:file_id>/preview", files.FilePreviewApi.as_view()),
+    # OpenAI-compatible endpoints (issue 16): OpenAI's shapes and errors on these paths only.
+    path("chat/completions", openai_views.ChatCompletionsApi.as_view()),
+    path("responses", openai_views.ResponsesApi.as_view()),
+    path("models", openai_views.ModelsApi.as_view()),
 ]

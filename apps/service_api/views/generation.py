@@ -3,6 +3,7 @@ run detail, logs and re-attaching to a run's events. All handlers are async (the
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -26,6 +27,7 @@ from apps.runners.workflow_app import (
     prepare_workflow_run,
 )
 from apps.runs import control, remote
+from apps.runs.bus import RunWriter
 from apps.runs.ids import RunIds
 from apps.runs.launch import follow_response, launch, stream_response
 from apps.service_api import serializers as s
@@ -126,8 +128,8 @@ def prepare_workflow_request(
     return WorkflowRequest(prepared=prepared, ids=ids, streaming=streaming, chat=chat)
 
 
-async def answer_workflow_request(ready: WorkflowRequest) -> Response | Any:
-    """Launch a prepared run and answer it: the event stream, or the blocking body at the end."""
+async def start_workflow_request(ready: WorkflowRequest) -> tuple[RunWriter, asyncio.Task]:
+    """Launch a prepared run (in this process or on a worker); its events arrive on the writer's channel."""
     prepared, run_request = ready.prepared, ready.prepared.request
     identity = prepared.identity
     keys = [identity.task_id, identity.workflow_run_id]
@@ -140,13 +142,22 @@ async def answer_workflow_request(ready: WorkflowRequest) -> Response | Any:
         execute = partial(remote.relay, payload)
     else:
         execute = partial(execute_workflow_run, prepared)
-    writer, task = await launch(
+    return await launch(
         app_id=str(app.id),
         app_limit=app.max_active_requests,
         keys=keys,
         execute=execute,
         mirror=not in_worker,
     )
+
+
+async def answer_workflow_request(ready: WorkflowRequest) -> Response | Any:
+    """Launch a prepared run and answer it: the event stream, or the blocking body at the end."""
+    prepared, run_request = ready.prepared, ready.prepared.request
+    identity = prepared.identity
+    app = run_request.app
+    in_worker = settings.APP_RUN_EXECUTOR == "celery"
+    writer, task = await start_workflow_request(ready)
     if ready.streaming:
         return stream_response(writer)
     result: RunResult = await task
@@ -172,7 +183,7 @@ class WorkflowRunApi(AsyncServiceApiView):
             invoke_from="service-api",
             end_user=ServiceApiView.end_user(request, data.get("user")),
             files=data.get("files"),
-            workflow_id=str(workflow_id) if workflow_id else None,
+            workflow_id=str(workflow_id or data.get("workflow_id") or "") or None,
         )
         return prepare_workflow_request(
             run_request, streaming=data["response_mode"] == "streaming", chat=False
