@@ -573,6 +573,10 @@ class ConsoleImportIn(serializers.Serializer):
     icon = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=255)
     icon_background = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=255)
     app_id = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=64)
+    # Beyond Dify (which ignores them): publish the imported draft as the app's next version.
+    publish = serializers.BooleanField(required=False, default=False)
+    marked_name = serializers.CharField(required=False, allow_blank=True, default="", max_length=20)
+    marked_comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
 
 
 class ConsoleImportOut(serializers.Serializer):
@@ -589,6 +593,7 @@ class ConsoleImportOut(serializers.Serializer):
     message = serializers.CharField(
         required=False, help_text="Only when failed: the error, as in Dify's error body."
     )
+    workflow_id = serializers.UUIDField(required=False, help_text="Only with publish: the version published.")
 
 
 class ConsoleLeakedDependenciesOut(serializers.Serializer):

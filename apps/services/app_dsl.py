@@ -4,7 +4,9 @@ The DSL format itself (parsing, version rule, graph checks, YAML layout) is in `
 module decides what to store. Import follows Dify's ``AppDslService``:
 
 * ``completed`` / ``completed-with-warnings`` (older minor version): the app is created (or, with
-  ``app_id``, a workflow/advanced-chat app's draft is overwritten);
+  ``app_id``, a workflow/advanced-chat app's draft is overwritten); with ``publish`` (beyond Dify, which
+  ignores the key) the imported draft is also published as the app's next version, in the same
+  transaction, so a file is promoted from one workspace to another in one call;
 * ``pending`` (newer version, or older major): nothing is stored; the import waits 10 minutes for
   ``confirm`` (``POST /apps/imports/{id}/confirm``);
 * ``failed``: nothing is stored; ``error`` names the problem.
@@ -25,7 +27,7 @@ from django.db import transaction
 
 from accounts.models import Account, Tenant
 from apps.models import App, AppMode
-from apps.services.apps_crud import app_create
+from apps.services.apps_crud import app_create, app_publish_workflow
 from apps.services.dsl_datasets import resolve_graph_datasets
 from apps.services.model_config import model_config_save, model_config_to_dict
 from dify_project.api.errors import ApiError, NotFound
@@ -54,6 +56,31 @@ TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 IMPORT_MODES = ("yaml-content", "yaml-url")
 
 
+@dataclass(frozen=True)
+class Promotion:
+    """Publish the imported draft as a new version (``marked_name``/``marked_comment`` label it)."""
+
+    publish: bool = False
+    marked_name: str = ""
+    marked_comment: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "publish": self.publish,
+            "marked_name": self.marked_name,
+            "marked_comment": self.marked_comment,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Promotion:
+        data = data if isinstance(data, dict) else {}
+        return cls(
+            publish=bool(data.get("publish")),
+            marked_name=str(data.get("marked_name") or ""),
+            marked_comment=str(data.get("marked_comment") or ""),
+        )
+
+
 @dataclass
 class ImportResult:
     """Dify's ``Import`` body, plus what this platform adds (``warnings``, ``dependencies``, ``code``)."""
@@ -69,6 +96,7 @@ class ImportResult:
     dependencies: list[Any] = field(default_factory=list)
     code: str = ""
     http_status: int = 200
+    workflow_id: str | None = None  # the version published by an import with ``publish``
 
     def body(self) -> dict[str, Any]:
         body = {
@@ -82,6 +110,8 @@ class ImportResult:
             "warnings": self.warnings,
             "dependencies": self.dependencies,
         }
+        if self.workflow_id:
+            body["workflow_id"] = self.workflow_id
         if self.status == ImportStatus.FAILED:
             # Dify's error body keys too, so clients that read `code`/`message` see the problem named.
             body["code"] = self.code or "invalid_dsl"
@@ -136,7 +166,8 @@ def _apply(
     document: DslDocument,
     app: App | None,
     overrides: dict[str, Any],
-) -> App:
+    promotion: Promotion | None = None,
+) -> tuple[App, str | None]:
     """Store the document: create the app (or update the one being overwritten) and its configuration."""
     meta = document.app
     icon_type = overrides.get("icon_type") or meta.get("icon_type")
@@ -183,9 +214,17 @@ def _apply(
             conversation_variables=workflow.get("conversation_variables") or [],
             force=True,
         )
+        if promotion is not None and promotion.publish:
+            version = app_publish_workflow(
+                app=app,
+                account=account,
+                marked_name=promotion.marked_name,
+                marked_comment=promotion.marked_comment,
+            )
+            return app, str(version.id)
     else:
         model_config_save(app=app, account=account, config=copy.deepcopy(document.model_config))
-    return app
+    return app, None
 
 
 def _run_import(
@@ -197,6 +236,7 @@ def _run_import(
     overrides: dict[str, Any],
     app_id: Any,
     confirmed: bool,
+    promotion: Promotion | None = None,
 ) -> ImportResult:
     try:
         document = parse_dsl(content)
@@ -211,7 +251,12 @@ def _run_import(
             import_id=import_id,
             tenant_id=str(tenant.id),
             account_id=str(account.id),
-            payload={"content": content, "overrides": overrides, "app_id": str(app_id) if app_id else None},
+            payload={
+                "content": content,
+                "overrides": overrides,
+                "app_id": str(app_id) if app_id else None,
+                "promotion": (promotion or Promotion()).to_dict(),
+            },
         )
         return ImportResult(
             id=import_id,
@@ -228,7 +273,14 @@ def _run_import(
         )
     try:
         with transaction.atomic():
-            app = _apply(tenant=tenant, account=account, document=document, app=target, overrides=overrides)
+            app, published = _apply(
+                tenant=tenant,
+                account=account,
+                document=document,
+                app=target,
+                overrides=overrides,
+                promotion=promotion,
+            )
     except ApiError as error:
         return _failed(import_id, error.message, code=error.code, status=400, version=document.version)
     except (ValueError, TypeError, KeyError, AttributeError) as error:
@@ -247,6 +299,7 @@ def _run_import(
         imported_dsl_version=document.version,
         warnings=document.warnings,
         dependencies=dependencies,
+        workflow_id=published,
     )
 
 
@@ -263,6 +316,7 @@ def app_import(
     icon: str | None = None,
     icon_background: str | None = None,
     app_id: Any = None,
+    promotion: Promotion | None = None,
 ) -> ImportResult:
     """Import a DSL from text or a URL (Dify's ``POST /apps/imports``). Never raises for bad input: the
     result says ``failed`` and names the problem, with the HTTP status to answer."""
@@ -299,6 +353,7 @@ def app_import(
         overrides=overrides,
         app_id=app_id,
         confirmed=False,
+        promotion=promotion,
     )
 
 
@@ -317,6 +372,7 @@ def app_import_confirm(*, tenant: Tenant, account: Account, import_id: str) -> I
         overrides=pending.get("overrides") or {},
         app_id=pending.get("app_id"),
         confirmed=True,
+        promotion=Promotion.from_dict(pending.get("promotion")),
     )
     if result.status != ImportStatus.FAILED:
         pending_import_delete(import_id=import_id)

@@ -51,6 +51,11 @@ class AppImportApi(ConsoleApiView):
             icon=data.get("icon"),
             icon_background=data.get("icon_background"),
             app_id=data.get("app_id") or None,
+            promotion=app_dsl.Promotion(
+                publish=data["publish"],
+                marked_name=data["marked_name"],
+                marked_comment=data["marked_comment"],
+            ),
         )
         return Response(result.body(), status=result.http_status)
 
