@@ -28,7 +28,7 @@ $(SANDBOX_DIR)/.installed: requirements-sandbox.txt | $(VENV)/.installed
 	@rm -rf $(SANDBOX_DIR) && mkdir -p $(SANDBOX_DIR)
 	@interp="$(SANDBOX_PYTHON)"; [ -n "$$interp" ] || interp=$$($(PY) -c 'import os, sys; print(os.path.realpath(sys._base_executable))'); \
 	  echo "code sandbox packages for $$interp -> $(SANDBOX_DIR)"; \
-	  $(PY) -m pip --python "$$interp" install --quiet --disable-pip-version-check --target $(SANDBOX_DIR) \
+	  $(PY) -m pip --python "$$interp" install --quiet --disable-pip-version-check --root-user-action=ignore --target $(SANDBOX_DIR) \
 	    -r requirements-sandbox.txt && echo "$$interp" > $(SANDBOX_DIR)/.interpreter
 	@chmod -R a+rX .sandbox
 	@touch $@
