@@ -26,6 +26,8 @@ class Hit:
 
 def vector_to_bytes(vector: Sequence[float]) -> bytes:
     """float32, native byte order (what numpy, sqlite-vec and the stored rows use)."""
+    if np is not None:
+        return np.asarray(vector, dtype=np.float32).tobytes()
     return array("f", [float(v) for v in vector]).tobytes()
 
 
@@ -37,6 +39,12 @@ def vector_from_bytes(data: bytes | memoryview) -> list[float]:
 
 def normalise(vector: Sequence[float]) -> list[float]:
     """L2-normalised, as Dify stores embeddings (so a dot product is the cosine)."""
+    if np is not None:  # the indexing hot path: ~20x the pure-Python loop for 384+ dimensions
+        values = np.asarray(vector, dtype=np.float64)
+        norm = float(np.sqrt(np.dot(values, values)))
+        if not math.isfinite(norm) or norm == 0.0:
+            return values.tolist()
+        return (values / norm).tolist()
     values = [float(v) for v in vector]
     norm = math.sqrt(math.fsum(v * v for v in values))
     if not math.isfinite(norm) or norm == 0.0:

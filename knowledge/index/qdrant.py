@@ -117,6 +117,7 @@ class QdrantVectors:
                 if self.url:  # a server indexes payload fields; the local mode has no such indexes
                     for field in ("dataset_id", "document_id"):
                         self.client.create_payload_index(name, field, models.PayloadSchemaType.KEYWORD)
+                    self.client.create_payload_index(name, "enabled", models.PayloadSchemaType.BOOL)
             self._collections.add(name)
 
     def _our_collections(self) -> list[str]:
@@ -185,13 +186,14 @@ class QdrantVectors:
     # -- reads
 
     @staticmethod
-    def _filter(dataset_id: str, document_ids: Sequence[str] | None) -> Any:
+    def _filter(dataset_id: str, document_ids: Sequence[str] | None, *, enabled_only: bool = False) -> Any:
         from qdrant_client import models
 
         must: list[Any] = [
             models.FieldCondition(key="dataset_id", match=models.MatchValue(value=dataset_id)),
-            models.FieldCondition(key="enabled", match=models.MatchValue(value=True)),
         ]
+        if enabled_only:
+            must.append(models.FieldCondition(key="enabled", match=models.MatchValue(value=True)))
         if document_ids is not None:
             must.append(
                 models.FieldCondition(
@@ -220,7 +222,9 @@ class QdrantVectors:
         result = self.client.query_points(
             name,
             query=[float(v) for v in vector],
-            query_filter=self._filter(str(dataset_id), document_ids),
+            # `enabled` is checked by a server (an indexed payload field, free); the local mode evaluates
+            # each condition per point in Python, and disabling removes the points anyway.
+            query_filter=self._filter(str(dataset_id), document_ids, enabled_only=bool(self.url)),
             limit=top_k,
             with_payload=["node_id"],
         )

@@ -1,6 +1,7 @@
 """The indexing pipeline: extract -> clean -> split -> embed (cached) -> index, with Dify's statuses.
 
-``document_index`` is what the Celery task ``knowledge.index_document`` runs. It is idempotent: a
+``document_index`` is what the Celery task ``knowledge.index_document`` runs (through ``document_index_fairly``,
+which serves the workspace served longest ago first, see there). It is idempotent: a
 completed, paused or deleted document is left alone, and a re-run replaces the document's segments and
 index nodes rather than adding to them. Status per step (``waiting -> parsing -> cleaning -> splitting
 -> indexing -> completed``) with Dify's timestamps; segments are embedded in batches and each batch is
@@ -20,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
 from knowledge import split
@@ -159,15 +160,63 @@ def segment_units(
     return units
 
 
-def document_index(*, document_id: str) -> None:
-    """Run the pipeline for one document (see the module docstring)."""
+def fair_next_document(*, document_id: str) -> str | None:
+    """Which waiting document a worker should index now, given that it was sent for `document_id`.
+
+    Every waiting document has one task queued, so a task may index any waiting document and the count
+    still comes out even. Tasks are served in the order they were sent, so a workspace that sent 1,000
+    documents would hold the queue; instead each task serves the workspace that was served longest ago
+    (the latest ``processing_started_at`` among its documents; never served comes first), preferring the
+    task's own workspace on a tie; within a workspace the oldest waiting document goes first. None:
+    nothing is waiting.
+    """
+    waiting = Document.objects.filter(indexing_status=IndexingStatus.WAITING, is_paused=False)
+    own = waiting.filter(id=document_id).values_list("tenant_id", flat=True).first()
+    tenants = list(waiting.order_by().values_list("tenant_id", flat=True).distinct()[:1000])
+    if not tenants:
+        return None
+    served = dict(
+        Document.objects.filter(tenant_id__in=tenants)
+        .exclude(processing_started_at=None)
+        .order_by()
+        .values("tenant_id")
+        .annotate(last=Max("processing_started_at"))
+        .values_list("tenant_id", "last")
+    )
+    never = timezone.now() - timedelta(days=36500)
+    oldest = min(served.get(t) or never for t in tenants)
+    if own is not None and (served.get(own) or never) <= oldest:
+        owed = [own]
+    else:
+        owed = [t for t in tenants if (served.get(t) or never) <= oldest]
+    first = waiting.filter(tenant_id__in=owed).order_by("created_at", "position").values_list("id", flat=True)
+    found = first.first()
+    return str(found) if found is not None else None
+
+
+def document_index_fairly(*, document_id: str, attempts: int = 5) -> None:
+    """What the ``index_document`` task runs: index the document `fair_next_document` picks (usually
+    this one); when another worker claimed it first, pick again."""
+    for _ in range(attempts):
+        chosen = fair_next_document(document_id=document_id)
+        if chosen is None:
+            # Nothing waiting: a retry of a failed document, or a stale run re-sent by recovery.
+            document_index(document_id=document_id)
+            return
+        if document_index(document_id=chosen) or chosen == str(document_id):
+            return
+
+
+def document_index(*, document_id: str) -> bool:
+    """Run the pipeline for one document (see the module docstring). False when this run did not claim
+    it (gone, paused, completed, or another run has it)."""
     document = (
         Document.objects.select_related("dataset", "dataset_process_rule", "upload_file")
         .filter(id=document_id)
         .first()
     )
     if document is None or document.is_paused or document.indexing_status == IndexingStatus.COMPLETED:
-        return
+        return False
     dataset = document.dataset
     started = time.perf_counter()
     now = timezone.now()
@@ -184,7 +233,7 @@ def document_index(*, document_id: str) -> None:
     )
     if not claimed:
         logger.info("Document %s is being indexed by another run; skipped", document.id)
-        return
+        return False
     document.indexing_status, document.processing_started_at = IndexingStatus.PARSING, now
     try:
         pages = document_pages(document)
@@ -230,6 +279,7 @@ def document_index(*, document_id: str) -> None:
         if mapped is None and not isinstance(exc, ExtractError | ValueError):
             logger.exception("Indexing of document %s failed", document.id)
         _set(document, indexing_status=IndexingStatus.ERROR, error=message, stopped_at=timezone.now())
+    return True
 
 
 @transaction.atomic

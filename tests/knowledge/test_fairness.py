@@ -1,0 +1,132 @@
+"""Indexing under load: fairness across workspaces, a failing embedding model, progress while it runs."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import async_to_sync
+
+from knowledge.models import Document, DocumentSegment
+from knowledge.retrieval import hit_test
+from knowledge.services.documents import document_create
+from knowledge.tasks import index_document
+from tests.support.fake_llm import Reply
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def run_queue(enqueued: list[tuple[str, str]], order: list[str]) -> None:
+    """A worker taking the indexing queue's tasks first in, first out; `order` records what completed."""
+    while enqueued:
+        name, document_id = enqueued.pop(0)
+        assert name == "knowledge.index_document"
+        before = set(Document.objects.filter(indexing_status="completed").values_list("id", flat=True))
+        index_document.run(document_id)
+        after = Document.objects.filter(indexing_status="completed").exclude(id__in=before)
+        order.extend(d.name for d in after)
+
+
+def test_one_workspace_many_documents_do_not_starve_another(
+    workspace, other_workspace, make_dataset, owner, enqueued
+):
+    # given a workspace that queued 20 documents, then another workspace's single one
+    busy = make_dataset(workspace, name="Busy")
+    for i in range(20):
+        document_create(dataset=busy, account_id=owner.id, name=f"busy-{i:02}", text=f"Busy text {i}.")
+    quiet = make_dataset(other_workspace, name="Quiet")
+    document_create(dataset=quiet, account_id=owner.id, name="quiet", text="The only quiet text.")
+    assert len(enqueued) == 21 and enqueued[-1][1] == str(Document.objects.get(name="quiet").id)
+    # when one worker takes the tasks in the order they were sent
+    order: list[str] = []
+    run_queue(enqueued, order)
+    # then the quiet workspace's document was indexed second, not 21st; the busy one's kept their order
+    assert order[:2] == ["busy-00", "quiet"]
+    assert order[2:] == [f"busy-{i:02}" for i in range(1, 20)]
+    assert Document.objects.filter(indexing_status="completed").count() == 21
+
+
+def test_two_busy_workspaces_alternate(workspace, other_workspace, make_dataset, owner, enqueued):
+    first, second = make_dataset(workspace, name="A"), make_dataset(other_workspace, name="B")
+    for i in range(3):
+        document_create(dataset=first, account_id=owner.id, name=f"a{i}", text=f"Alpha {i}.")
+    for i in range(3):
+        document_create(dataset=second, account_id=owner.id, name=f"b{i}", text=f"Beta {i}.")
+    order: list[str] = []
+    run_queue(enqueued, order)
+    assert order == ["a0", "b0", "a1", "b1", "a2", "b2"]
+
+
+def test_a_task_for_a_paused_or_finished_document_indexes_nothing_else_twice(
+    workspace, make_dataset, owner, enqueued, fake_llm
+):
+    dataset = make_dataset(workspace)
+    document, _ = document_create(dataset=dataset, account_id=owner.id, name="once", text="Only once.")
+    index_document.run(str(document.id))
+    calls = len(fake_llm.requests_on("openai.embeddings"))
+    index_document.run(str(document.id))  # redelivered
+    assert len(fake_llm.requests_on("openai.embeddings")) == calls
+    assert Document.objects.get(id=document.id).indexing_status == "completed"
+
+
+def test_a_model_failing_mid_document_marks_it_and_leaves_the_dataset_searchable(
+    workspace, make_dataset, index_text, owner, fake_llm
+):
+    # given a dataset with one indexed document
+    dataset = make_dataset(workspace)
+    index_text(dataset, "Lighthouses guide ships at night.", name="good.txt")
+    # when a 100-segment document is indexed and the model fails on its third request (of four)
+    rule = {
+        "mode": "custom",
+        "rules": {"pre_processing_rules": [], "segmentation": {"separator": "\\n\\n", "max_tokens": 100}},
+    }
+    text = "\n\n".join(f"Paragraph number {i} about harbours." for i in range(100))
+    fake_llm.push(
+        Reply(route="embeddings"),
+        Reply(route="embeddings"),
+        Reply.error(401, "Incorrect API key provided", route="embeddings"),
+    )
+    failed = index_text(dataset, text, name="bad.txt", process_rule=rule)
+    # then the document carries the model's error, with the progress it had made
+    assert failed.indexing_status == "error" and "Incorrect API key" in failed.error
+    segments = DocumentSegment.objects.filter(document=failed)
+    assert segments.count() == 100 and segments.filter(status="completed").count() == 64
+    # and the dataset still answers from the good document, never from the half-indexed one
+    result = async_to_sync(hit_test)(
+        dataset=dataset,
+        query="Paragraph number 3 about harbours.",
+        account_id=None,
+        retrieval_model={"search_method": "hybrid_search", "top_k": 5, "reranking_enable": False},
+    )
+    assert [r["segment"]["document_id"] for r in result["records"]] == [
+        str(Document.objects.get(name="good.txt").id)
+    ] or result["records"] == []
+    lighthouse = async_to_sync(hit_test)(
+        dataset=dataset, query="Lighthouses guide ships at night.", account_id=None, retrieval_model=None
+    )
+    assert lighthouse["records"][0]["segment"]["content"] == "Lighthouses guide ships at night."
+
+
+def test_progress_is_visible_while_indexing_runs(workspace, make_dataset, owner, owner_client, monkeypatch):
+    from knowledge.services import indexing
+
+    dataset = make_dataset(workspace, permission="all_team_members")
+    rule = {
+        "mode": "custom",
+        "rules": {"pre_processing_rules": [], "segmentation": {"separator": "\\n\\n", "max_tokens": 100}},
+    }
+    text = "\n\n".join(f"Line {i} of the long document." for i in range(130))
+    document, _ = document_create(
+        dataset=dataset, account_id=owner.id, name="long", text=text, process_rule=rule
+    )
+    seen: list[tuple[int, int]] = []
+    real = indexing.index_units
+
+    def spy(*args, **kwargs):
+        body = owner_client.get(
+            f"/console/api/datasets/{dataset.id}/documents/{document.id}/indexing-status"
+        ).json()
+        seen.append((body["completed_segments"], body["total_segments"]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(indexing, "index_units", spy)
+    indexing.document_index(document_id=str(document.id))
+    assert seen == [(0, 130), (64, 130), (128, 130)]
