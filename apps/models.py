@@ -464,3 +464,49 @@ class WorkflowToolProvider(TenantScopedModel):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "name"], name="unique_workflow_tool_provider_name")
         ]
+
+
+class AppDailyUsage(TenantScopedModel):
+    """One app's usage on one calendar day of one time zone, rolled up by ``operations.roll_up_usage``;
+    the statistics endpoints read it for the days its workspace's ``DailyUsageWatermark`` covers (a day
+    with no row there had no traffic). Debugger traffic is left out and runs are published runs, as in
+    the statistics themselves."""
+
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="+")
+    timezone = models.CharField(max_length=64)
+    day = models.DateField()
+    message_count = models.IntegerField(default=0)
+    conversation_count = models.IntegerField(default=0)
+    end_user_count = models.IntegerField(default=0)
+    message_tokens = models.BigIntegerField(default=0)
+    answer_tokens = models.BigIntegerField(default=0)
+    total_price = models.DecimalField(max_digits=30, decimal_places=10, default=Decimal(0))
+    latency_sum = models.FloatField(default=0)
+    run_count = models.IntegerField(default=0)
+    run_user_count = models.IntegerField(default=0)
+    run_tokens = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "app daily usage"
+        constraints = [
+            models.UniqueConstraint(fields=["app", "timezone", "day"], name="unique_app_daily_usage")
+        ]
+        indexes = [models.Index(fields=["tenant", "timezone", "day"])]
+
+    def __str__(self) -> str:
+        return f"{self.app_id} {self.day} ({self.timezone})"
+
+
+class DailyUsageWatermark(TenantScopedModel):
+    """Every day up to ``through_day`` (in ``timezone``) is rolled up for all of the workspace's apps."""
+
+    timezone = models.CharField(max_length=64)
+    through_day = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "timezone"], name="unique_daily_usage_watermark")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} through {self.through_day} ({self.timezone})"

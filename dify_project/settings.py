@@ -363,6 +363,11 @@ HUMAN_INPUT_GLOBAL_TIMEOUT_SECONDS = env.int("HUMAN_INPUT_GLOBAL_TIMEOUT_SECONDS
 RUNS_ABANDONED_AFTER_SECONDS = env.int(
     "RUNS_ABANDONED_AFTER_SECONDS", default=max(APP_MAX_EXECUTION_TIME, WORKFLOW_MAX_EXECUTION_TIME) + 600
 )
+# Daily usage roll-ups per app and day, in each time zone a workspace's members use: the statistics read
+# them for closed days; each pass recomputes the last USAGE_ROLLUP_LOOKBACK_DAYS days (late writes).
+USAGE_ROLLUP_ENABLED = env.bool("USAGE_ROLLUP_ENABLED", default=True)
+USAGE_ROLLUP_SCHEDULE = env.str("USAGE_ROLLUP_SCHEDULE", default="20 * * * *")
+USAGE_ROLLUP_LOOKBACK_DAYS = env.int("USAGE_ROLLUP_LOOKBACK_DAYS", default=2)
 # Service API requests per minute per API key (app and dataset keys); 0: no limit (Dify has none). An
 # app's own `api_rpm`, when above 0, is the limit for its keys instead. Over it: 429 with Retry-After.
 API_KEY_RATE_LIMIT_PER_MINUTE = env.int("API_KEY_RATE_LIMIT_PER_MINUTE", default=0)

@@ -62,6 +62,13 @@ def scheduled_tasks() -> list[Scheduled]:
             settings.RUN_EXPIRY_SCHEDULE,
             "Fail expired human-input pauses and abandoned runs; expire stale run event streams.",
         ),
+        Scheduled(
+            "maintenance: usage roll-up",
+            "operations.roll_up_usage",
+            settings.USAGE_ROLLUP_ENABLED,
+            settings.USAGE_ROLLUP_SCHEDULE,
+            "Roll up each app's daily usage (messages, runs, tokens, cost, end users) for the statistics.",
+        ),
     ]
 
 

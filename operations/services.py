@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Tenant
-from apps.services import maintenance
+from apps.services import maintenance, usage
 from dify_project.locks import named_lock
 from knowledge.models import IndexingStatus
 from knowledge.services import recovery
@@ -178,4 +178,26 @@ def runs_expire(*, now: datetime | None = None) -> dict[str, int]:
         }
     if any(counts.values()):
         logger.info("run expiry: %s", counts)
+    return counts
+
+
+def usage_roll_up(*, now: datetime | None = None, tenant_id: Any = None) -> dict[str, int]:
+    """Roll up daily usage for every workspace (or one), in each time zone its members use."""
+    counts = {"workspaces": 0, "days": 0}
+    with named_lock("usage-rollup", timeout=3600) as held:
+        if not held:
+            raise PassSkipped("usage-rollup")
+        tenants = Tenant.objects.order_by("created_at")
+        if tenant_id is not None:
+            tenants = tenants.filter(id=tenant_id)
+        for workspace_id in tenants.values_list("id", flat=True).iterator():
+            for tz_name in usage.usage_timezones(tenant_id=workspace_id):
+                counts["days"] += usage.daily_usage_roll_up(
+                    tenant_id=workspace_id,
+                    tz_name=tz_name,
+                    lookback_days=settings.USAGE_ROLLUP_LOOKBACK_DAYS,
+                    now=now,
+                )
+            counts["workspaces"] += 1
+    logger.info("usage roll-up: %s", counts)
     return counts

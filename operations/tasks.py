@@ -50,3 +50,10 @@ def expire_runs() -> None:
     from operations.services import runs_expire
 
     _run("expire_runs", runs_expire)
+
+
+@shared_task(name="operations.roll_up_usage", ignore_result=True)
+def roll_up_usage() -> None:
+    from operations.services import usage_roll_up
+
+    _run("roll_up_usage", usage_roll_up)
