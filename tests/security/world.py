@@ -7,6 +7,7 @@ otherwise, so every id below belongs to the workspace that made it.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -73,8 +74,10 @@ class World:
         "member_id",
         "message_id",
         "metadata_id",
+        "provider_id",
         "run_id",
         "segment_id",
+        "server_id",
         "tag_id",
         "variable_id",
         "workflow_id",
@@ -157,6 +160,7 @@ def build_world(*, base_url: str, account: Account, token: str, fake_llm: FakeLL
     from apps.models import ApiToken, AppAnnotationSetting, Conversation, Message
     from apps.services.annotations import annotation_create, annotation_reply_enable, annotations_import_csv
     from apps.services.api_keys import api_key_create
+    from apps.services.mcp_server import app_mcp_server_create
     from apps.services.tags import tag_create
     from knowledge.models import ChildChunk, DocumentSegment
     from knowledge.services.datasets import dataset_create
@@ -164,6 +168,7 @@ def build_world(*, base_url: str, account: Account, token: str, fake_llm: FakeLL
     from knowledge.services.indexing import document_index
     from knowledge.services.metadata import metadata_create
     from providers.models import LoadBalancingModelConfig
+    from providers.tools.models import MCPToolProvider
     from workflows.dsl.pending import pending_import_save
     from workflows.models import ConversationVariable, HumanInputForm, WorkflowPause, WorkflowRun
     from workflows.services.drafts import workflow_draft_create_default
@@ -299,6 +304,19 @@ def build_world(*, base_url: str, account: Account, token: str, fake_llm: FakeLL
     dataset_token, dataset_key = api_key_create(tenant=tenant, type="dataset")
     ids["dataset_api_key_id"] = str(dataset_token.id)
     ids["config_id"] = str(_load_balancing_config(tenant, LoadBalancingModelConfig).id)
+    # An MCP server the workspace added (its URL refuses connections: refreshing it is a clear 400) and
+    # the chat app published as an MCP server.
+    ids["provider_id"] = str(
+        MCPToolProvider.objects.create(
+            tenant=tenant,
+            user=account,
+            name="remote tools",
+            server_identifier=f"mcp-{uuid.uuid4().hex[:8]}",
+            server_url="http://127.0.0.1:9/mcp",
+            server_url_hash=hashlib.sha256(b"http://127.0.0.1:9/mcp").hexdigest(),
+        ).id
+    )
+    ids["server_id"] = str(app_mcp_server_create(app=chat, description="chat", parameters={}).id)
     return World(
         tenant=tenant,
         owner=account,
