@@ -5,6 +5,8 @@ Every request goes through the SDK (release 0.1.10, plus the calls of later rele
 transport: see ``tests/compat/sdk.py``); responses are read as the SDK's users read them (``.json()``,
 and the README's line loop for streams). Where our server differs from Dify the test carries
 an ``xfail(strict=True)`` naming the mismatch while the server is not fixed (none now).
+
+Long on purpose: one test per SDK call, in the SDK's own order, so coverage of the client reads at a glance.
 """
 
 from __future__ import annotations

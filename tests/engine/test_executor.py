@@ -1,5 +1,7 @@
 """The executor: readiness and skipping, answer streaming order, parallelism, error strategies, retries,
-limits, stop, pause/resume, containers, mocking and single-node runs."""
+limits, stop, pause/resume, containers, mocking and single-node runs.
+
+Long on purpose: one short, self-contained case per executor rule, read top to bottom like its spec."""
 
 from __future__ import annotations
 

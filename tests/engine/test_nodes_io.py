@@ -1,5 +1,7 @@
 """Nodes reaching the outside world through ports: code, http-request, document-extractor, tool, agent,
-knowledge-retrieval. HTTP runs against a loopback server; code runs in real subprocesses."""
+knowledge-retrieval. HTTP runs against a loopback server; code runs in the real sandbox.
+
+Long on purpose: one short case per node behaviour, grouped by node, so a node's contract reads in one place."""
 
 from __future__ import annotations
 

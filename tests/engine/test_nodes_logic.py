@@ -1,4 +1,6 @@
-"""Flow and logic nodes: start, end, answer, if-else, aggregator, list-operator, template, assigners."""
+"""Flow and logic nodes: start, end, answer, if-else, aggregator, list-operator, template, assigners.
+
+Long on purpose: one short case per node behaviour, grouped by node, so a node's contract reads in one place."""
 
 from __future__ import annotations
 
