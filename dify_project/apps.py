@@ -15,3 +15,6 @@ class ProjectConfig(AppConfig):
     def ready(self) -> None:
         database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
         logger.debug("runtime mode %s (database %s)", settings.RUNTIME_MODE, database)
+        from dify_project import tracing
+
+        tracing.configure()  # only when OTEL_EXPORTER_OTLP_ENDPOINT is set

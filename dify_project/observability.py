@@ -2,7 +2,8 @@
 
 ``ObservabilityMiddleware`` (first in the chain) answers ``GET /metrics`` itself when the caller may see
 it, gives every request an id (the client's ``X-Request-Id`` when it is a sane token, else a new one),
-echoes it on the response, counts the request by route pattern and status, and times it to its headers.
+echoes it on the response, counts the request by route pattern and status, and times it to its headers;
+with tracing on (``dify_project.tracing``) it is also a span, the current one while the view runs.
 
 The request id and the run id live in context variables; ``ContextFilter`` puts them on every log record
 (``-`` when unset) and ``JsonFormatter`` writes one JSON object per line (``LOG_FORMAT=json``).
@@ -21,8 +22,10 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from opentelemetry import context as otel_context
+from opentelemetry import trace as otel_trace
 
-from dify_project import metrics
+from dify_project import metrics, tracing
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 run_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("run_id", default=None)
@@ -77,6 +80,18 @@ class ObservabilityMiddleware:
     def _begin(self, request: HttpRequest) -> tuple[str, contextvars.Token, float]:
         rid = _request_id(request)
         request.request_id = rid  # type: ignore[attr-defined]
+        if tracing.enabled():
+            # The request's span is the current one while the view runs: a run it starts is its child.
+            span = tracing.tracer().start_span(
+                f"HTTP {request.method}",
+                kind=otel_trace.SpanKind.SERVER,
+                attributes={
+                    "http.request.method": request.method or "",
+                    "url.path": request.path,
+                    "dify.request_id": rid,
+                },
+            )
+            request._otel = (span, otel_context.attach(otel_trace.set_span_in_context(span)))  # type: ignore[attr-defined]
         return rid, request_id_var.set(rid), time.perf_counter()
 
     def _end(self, request: HttpRequest, response: HttpResponseBase, rid: str, started: float) -> None:
@@ -84,6 +99,22 @@ class ObservabilityMiddleware:
         route = _route(request)
         metrics.HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
         metrics.HTTP_LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+        traced = getattr(request, "_otel", None)
+        if traced is not None:
+            span = traced[0]
+            span.update_name(f"{request.method} {route}")
+            span.set_attribute("http.route", route)
+            span.set_attribute("http.response.status_code", response.status_code)
+            if response.status_code >= 500:
+                span.set_status(otel_trace.Status(otel_trace.StatusCode.ERROR))
+
+    @staticmethod
+    def _finish_span(request: HttpRequest) -> None:
+        traced = getattr(request, "_otel", None)
+        if traced is not None:
+            span, token = traced
+            span.end()  # a stream's span ends with its headers, as its latency does
+            otel_context.detach(token)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         answer = self._metrics_answer(request)
@@ -95,6 +126,7 @@ class ObservabilityMiddleware:
             self._end(request, response, rid, started)
             return response
         finally:
+            self._finish_span(request)
             request_id_var.reset(token)
 
     def _handle_sync(self, request: HttpRequest) -> HttpResponseBase:
@@ -107,6 +139,7 @@ class ObservabilityMiddleware:
             self._end(request, response, rid, started)
             return response
         finally:
+            self._finish_span(request)
             request_id_var.reset(token)
 
 

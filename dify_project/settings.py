@@ -368,6 +368,11 @@ RUNS_ABANDONED_AFTER_SECONDS = env.int(
 USAGE_ROLLUP_ENABLED = env.bool("USAGE_ROLLUP_ENABLED", default=True)
 USAGE_ROLLUP_SCHEDULE = env.str("USAGE_ROLLUP_SCHEDULE", default="20 * * * *")
 USAGE_ROLLUP_LOOKBACK_DAYS = env.int("USAGE_ROLLUP_LOOKBACK_DAYS", default=2)
+# OpenTelemetry traces (spans for HTTP requests, runs and node executions) over OTLP/HTTP, only when
+# OTEL_EXPORTER_OTLP_ENDPOINT (the collector's base URL, e.g. http://collector:4318) is set; the
+# exporter reads the other standard OTEL_EXPORTER_OTLP_* variables (headers, timeout) itself.
+OTEL_EXPORTER_OTLP_ENDPOINT = env.str("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
+OTEL_SERVICE_NAME = env.str("OTEL_SERVICE_NAME", default="dify-django")
 # Service API requests per minute per API key (app and dataset keys); 0: no limit (Dify has none). An
 # app's own `api_rpm`, when above 0, is the limit for its keys instead. Over it: 429 with Retry-After.
 API_KEY_RATE_LIMIT_PER_MINUTE = env.int("API_KEY_RATE_LIMIT_PER_MINUTE", default=0)
