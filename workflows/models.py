@@ -207,3 +207,43 @@ class HumanInputForm(TenantScopedModel):
 
     def __str__(self) -> str:
         return f"form {self.node_id} of {self.pause_id}"
+
+
+class WorkflowTestCase(TenantScopedModel):
+    """A test of a workflow/chatflow app (issue 16): inputs (and a query for chatflows), mocked nodes
+    (``workflows.testcases``: fixed outputs, errors or delays by node id or type) and what to expect of
+    the run (status, outputs, streamed answer). Exported in the app's DSL under ``x-test-cases``."""
+
+    app_id = models.UUIDField(db_index=True)
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True, default="")
+    inputs = models.JSONField(default=dict)
+    query = models.TextField(blank=True, default="")
+    mocks = models.JSONField(default=list)
+    auto_mock = models.BooleanField(default=False)
+    expect = models.JSONField(default=dict)
+    created_by = models.UUIDField(null=True, blank=True)
+    updated_by = models.UUIDField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["app_id", "name"], name="workflow_test_case_name")]
+        ordering = ["created_at"]
+
+
+class WorkflowTestResult(TenantScopedModel):
+    """One run of a test case: which version it ran, whether it passed and why not."""
+
+    test_case = models.ForeignKey(WorkflowTestCase, on_delete=models.CASCADE, related_name="results")
+    app_id = models.UUIDField(db_index=True)
+    workflow_id = models.UUIDField(null=True, blank=True)
+    passed = models.BooleanField()
+    status = models.CharField(max_length=32)
+    outputs = models.JSONField(null=True, blank=True)
+    answer = models.TextField(blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    failures = models.JSONField(default=list)
+    elapsed_time = models.FloatField(default=0.0)
+    created_by = models.UUIDField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]

@@ -15,6 +15,7 @@ from apps.console.views import (
     mcp_server,
     sites,
     statistics,
+    workflow_tests,
     workflow_tools,
     workflows,
 )
@@ -65,6 +66,9 @@ urlpatterns = [
     path(f"{A}/workflows/draft/features", workflows.DraftFeaturesApi.as_view()),
     path(f"{A}/workflows/publish", workflows.PublishWorkflowApi.as_view()),
     path(f"{A}/workflows/compare", workflows.WorkflowCompareApi.as_view()),
+    # workflow test cases (issue 16), before workflows/<workflow_id> which would take "test-cases"
+    path(f"{A}/workflows/test-cases", workflow_tests.TestCasesApi.as_view()),
+    path(f"{A}/workflows/test-cases/run", workflow_tests.TestCasesRunApi.as_view()),
     path(f"{A}/workflows", workflows.WorkflowVersionListApi.as_view()),
     path(f"{A}/workflows/<str:workflow_id>", workflows.WorkflowVersionApi.as_view()),
     path(f"{A}/workflows/<str:workflow_id>/restore", workflows.WorkflowRestoreApi.as_view()),

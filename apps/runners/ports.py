@@ -276,3 +276,9 @@ def ports_for_run(
         http=_http_port(),
         code=code_port(),
     )
+
+
+def offline_ports() -> wf.Ports:
+    """Ports for a run outside any workspace (a DSL file's test cases): code and HTTP only; nodes needing
+    a model, a tool, a dataset or files fail unless mocked."""
+    return wf.Ports(http=_http_port(), code=code_port())

@@ -30,6 +30,7 @@ from apps.models import App, AppMode
 from apps.services.apps_crud import app_create, app_publish_workflow
 from apps.services.dsl_datasets import resolve_graph_datasets
 from apps.services.model_config import model_config_save, model_config_to_dict
+from apps.services.workflow_tests import test_cases_export, test_cases_import
 from dify_project.api.errors import ApiError, NotFound
 from workflows.dsl import CURRENT_DSL_VERSION, DslDocument, DslError, ImportStatus, dump_yaml, parse_dsl
 from workflows.dsl.dependencies import (
@@ -51,6 +52,7 @@ from workflows.dsl.versions import parse_version
 from workflows.selectors import draft_get, version_get
 from workflows.services.drafts import workflow_draft_sync
 from workflows.services.errors import WorkflowNotFound
+from workflows.testcases import DSL_KEY as TEST_CASES_KEY
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 IMPORT_MODES = ("yaml-content", "yaml-url")
@@ -214,6 +216,8 @@ def _apply(
             conversation_variables=workflow.get("conversation_variables") or [],
             force=True,
         )
+        # Our test cases ride in the file under a key Dify ignores; a case of the same name is replaced.
+        test_cases_import(app=app, account_id=account.id, cases=document.data.get(TEST_CASES_KEY))
         if promotion is not None and promotion.publish:
             version = app_publish_workflow(
                 app=app,
@@ -428,6 +432,9 @@ def app_export(*, app: App, include_secret: bool = False, workflow_id: Any = Non
             raise WorkflowNotFound("Missing draft workflow configuration, please check.")
         data["workflow"] = workflow_block(workflow, include_secret=include_secret)
         data["dependencies"] = workflow_dependencies(workflow)
+        cases = test_cases_export(app=app)
+        if cases:
+            data[TEST_CASES_KEY] = cases
     else:
         if app.app_model_config is None:
             raise ApiError("Missing app configuration, please check.", code="app_unavailable")

@@ -14,6 +14,8 @@ from workflows.models import (
     WorkflowNodeExecution,
     WorkflowPause,
     WorkflowRun,
+    WorkflowTestCase,
+    WorkflowTestResult,
 )
 
 
@@ -33,5 +35,7 @@ def workflows_delete_for_app(*, tenant_id: Any, app_id: Any) -> dict[str, int]:
     counts["workflow_app_logs"] = WorkflowAppLog.objects.filter(**scope).delete()[0]
     counts["workflow_runs"] = WorkflowRun.objects.filter(**scope).delete()[0]
     counts["conversation_variables"] = ConversationVariable.objects.filter(**scope).delete()[0]
+    counts["workflow_test_results"] = WorkflowTestResult.objects.filter(**scope).delete()[0]
+    counts["workflow_test_cases"] = WorkflowTestCase.objects.filter(**scope).delete()[0]
     counts["workflows"] = Workflow.objects.filter(**scope).delete()[0]
     return counts
