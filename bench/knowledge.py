@@ -1,7 +1,7 @@
 """Knowledge benchmark (issue 15): indexing throughput, retrieval latency and recall per search store.
 
-    .venv/bin/python bench/knowledge.py                  # 10k and 100k segments, a few minutes
-    .venv/bin/python bench/knowledge.py --quick          # 2k and 10k segments, under a minute
+    .venv/bin/python bench/knowledge.py                  # 10k and 100k segments (~25 min on 2 busy cores)
+    .venv/bin/python bench/knowledge.py --quick          # 2k and 10k segments (~3 min)
     .venv/bin/python bench/knowledge.py --sizes 10000 --dim 768 --queries 300 --stores exact,qdrant
 
 Set-up: a temporary SQLite database (the ``knowledge.sqlite_vec`` engine, so sqlite-vec loads) under a
