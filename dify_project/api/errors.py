@@ -1,17 +1,20 @@
 """Dify's error body for every 4xx/5xx: ``{"code": "...", "message": "...", "status": N}``.
 
 Domain exceptions subclass :class:`ApiError` (each app's ``exceptions.py``); DRF's own exceptions and
-Django's ``Http404``/``PermissionDenied`` are mapped to the codes Dify uses. Anything unexpected is
-logged and answered as 500 ``internal_server_error`` without leaking details.
+Django's ``Http404``/``PermissionDenied`` are mapped to the codes Dify uses. A database that cannot be
+reached (or answers "locked") is a 503 ``service_unavailable`` with ``Retry-After``, in DRF views and
+plain Django views alike: the next request reconnects, so the service recovers by itself. Anything
+unexpected is logged and answered as 500 ``internal_server_error`` without leaking details.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db import DataError
+from django.db import DataError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -103,6 +106,8 @@ _DRF_CODES: dict[type[drf.APIException], str] = {
 }
 
 
+DATABASE_UNAVAILABLE_MESSAGE = "The service is temporarily unavailable; please try again shortly."
+DATABASE_RETRY_AFTER = 5  # seconds: a restart or fail-over of the database, not an outage of hours
 DATA_ERROR_MESSAGE = (
     "A value in the request is not accepted (too long, out of range or with a NUL character)."
 )
@@ -146,6 +151,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         # should have said so first, with the field's name.
         logger.warning("the database refused a value in %s: %s", _view_name(context), exc)
         return Response(error_body("invalid_param", DATA_ERROR_MESSAGE, 400), status=400)
+    if isinstance(exc, OperationalError | InterfaceError):
+        logger.warning("database unavailable in %s: %s", _view_name(context), exc)
+        return Response(
+            error_body("service_unavailable", DATABASE_UNAVAILABLE_MESSAGE, 503),
+            status=503,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+        )
     logger.exception("Unhandled error in %s", _view_name(context))
     return Response(error_body("internal_server_error", "Internal Server Error", 500), status=500)
 
@@ -158,6 +170,14 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Json
 
 
 def handler500(request: HttpRequest) -> JsonResponse:
+    # Django calls this inside its except block: the exception is still at hand.
+    exc = sys.exc_info()[1]
+    if isinstance(exc, OperationalError | InterfaceError):
+        response = JsonResponse(
+            error_body("service_unavailable", DATABASE_UNAVAILABLE_MESSAGE, 503), status=503
+        )
+        response["Retry-After"] = str(DATABASE_RETRY_AFTER)
+        return response
     return JsonResponse(error_body("internal_server_error", "Internal Server Error", 500), status=500)
 
 
