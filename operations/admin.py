@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from apps.models import AppDailyUsage, DailyUsageWatermark
 from operations.models import DocumentRecovery
 
 
@@ -21,3 +22,42 @@ class DocumentRecoveryAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class _ReadOnly(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(AppDailyUsage)
+class AppDailyUsageAdmin(_ReadOnly):
+    """What ``operations.roll_up_usage`` wrote: the statistics pages read these rows for closed days."""
+
+    list_display = (
+        "day",
+        "app",
+        "timezone",
+        "message_count",
+        "end_user_count",
+        "message_tokens",
+        "answer_tokens",
+        "total_price",
+        "run_count",
+        "run_tokens",
+    )
+    list_filter = ("timezone", "day")
+    search_fields = ("app__name", "=app__id", "=tenant__id")
+    list_select_related = ("app",)
+    date_hierarchy = "day"
+    ordering = ("-day",)
+
+
+@admin.register(DailyUsageWatermark)
+class DailyUsageWatermarkAdmin(_ReadOnly):
+    list_display = ("tenant", "timezone", "through_day", "updated_at")
+    list_filter = ("timezone",)
+    search_fields = ("tenant__name", "=tenant__id")
+    list_select_related = ("tenant",)

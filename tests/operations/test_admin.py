@@ -3,6 +3,8 @@ history is read-only; API keys are revoked; documents re-indexed or retried; cre
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from django.contrib import admin
 from django.db import connection
@@ -10,7 +12,16 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from apps.models import ApiToken, AppAnnotationSetting, MessageAnnotation, MessageFeedback, Tag, TagBinding
+from apps.models import (
+    ApiToken,
+    AppAnnotationSetting,
+    AppDailyUsage,
+    DailyUsageWatermark,
+    MessageAnnotation,
+    MessageFeedback,
+    Tag,
+    TagBinding,
+)
 from knowledge.models import Dataset, Document, DocumentSegment, IndexingStatus
 from knowledge.tasks import index_document
 from operations.models import DocumentRecovery
@@ -62,6 +73,10 @@ def _world() -> None:
         app_id=str(history.chat.id),
         workflow_run_id=str(run.id),
     )
+    AppDailyUsage.objects.create(
+        tenant=tenant, app=history.chat, timezone="UTC", day=date(2025, 3, 1), message_count=2
+    )
+    DailyUsageWatermark.objects.create(tenant=tenant, timezone="UTC", through_day=date(2025, 3, 1))
     del member
 
 
