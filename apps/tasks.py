@@ -13,7 +13,8 @@ from typing import Any
 
 from celery import shared_task
 
-from apps.runners.chat_app import execute_chat_run, prepare_chat_run
+from apps.runners.chat_app import execute_chat_run
+from apps.runners.chat_prepare import prepare_chat_run
 from apps.runners.workflow_app import execute_workflow_run, prepare_workflow_run
 from apps.runs.bus import event_log
 from apps.runs.errors import stream_error_body
