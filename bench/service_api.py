@@ -20,6 +20,8 @@ Measured:
 
 Goals (issue 5): added time to first byte under 5 ms; thousands of concurrent streams on one ASGI
 process; throughput well beyond the ~10 requests/s reported for Dify on 8 cores.
+
+Long on purpose: the four scenarios and their reports, read together; the harness is service_api_harness.py.
 """
 
 from __future__ import annotations

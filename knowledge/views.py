@@ -3,6 +3,8 @@
 Every member reads the datasets visible to them (``only_me`` and ``partial_members`` datasets: their
 creator and the workspace owner); owners, admins, editors and dataset operators write. Another
 workspace's dataset answers 404.
+
+Long on purpose: one thin view per console knowledge endpoint, in the console's own order.
 """
 
 from __future__ import annotations
