@@ -12,6 +12,7 @@ import threading
 from django.conf import settings
 from django.db import connection
 
+from dify_project.db import db_sync_to_async
 from knowledge.index import qdrant, stores
 from knowledge.index.base import SearchStore
 
@@ -34,6 +35,15 @@ def search_store() -> SearchStore:
             _stores[vendor] = store
             logger.info("Knowledge search store: %s (database %s)", store.name, vendor)
     return store
+
+
+async def asearch_store() -> SearchStore:
+    """`search_store` from async code: the first choice per process reads the database (is sqlite-vec
+    loadable, is pgvector installed?), which Django allows only off the event loop."""
+    store = _stores.get(connection.vendor)
+    if store is not None:
+        return store
+    return await db_sync_to_async(search_store)()
 
 
 def reset_search_store() -> None:

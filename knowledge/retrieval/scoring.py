@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from dify_project.db import db_sync_to_async
-from knowledge.index import Hit, search_store, vector_from_bytes
+from knowledge.index import Hit, vector_from_bytes
 from knowledge.index.base import cosine
+from knowledge.index.chooser import asearch_store
 from knowledge.models import (
     Dataset,
     IndexNode,
@@ -145,7 +146,7 @@ async def search_dataset(
 ) -> list[Scored]:
     """One dataset searched with `settings` (see the module docstring). Best first."""
     vector_cache = {} if vector_cache is None else vector_cache
-    store = search_store()
+    store = await asearch_store()
     method = settings.search_method
     if dataset.indexing_technique != "high_quality":
         method = KEYWORD  # economy datasets have no vectors: keyword (full-text) search only
