@@ -10,7 +10,7 @@ from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
+from rest_framework.throttling import BaseThrottle
 
 from accounts import exceptions as errors
 from accounts import selectors, services
@@ -18,21 +18,25 @@ from accounts import serializers as s
 from accounts.authentication import ACCESS_COOKIE, CSRF_COOKIE, REFRESH_COOKIE
 from accounts.models import TenantRole
 from accounts.tokens import new_opaque_token
+from dify_project import ratelimit
 from dify_project.api.views import ApiView, WorkspaceApiView
+from dify_project.client_address import client_ip
 
 SUCCESS = {"result": "success"}
 
 
-def client_ip(request: Request) -> str | None:
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    return forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR") or None
+class LoginRateThrottle(BaseThrottle):
+    """Per-address brake on login attempts (LOGIN_RATE_LIMIT_PER_MINUTE, 0: none), on top of the per-email
+    lockout in the service: it stops one address trying many emails. The same sliding window as the API
+    key limits, so it holds across processes on Redis."""
 
+    def allow_request(self, request: Request, view: Any) -> bool:
+        address = client_ip(request) or "unknown"
+        self._decision = ratelimit.hit(f"login_ip:{address}", limit=settings.LOGIN_RATE_LIMIT_PER_MINUTE)
+        return self._decision.allowed
 
-class LoginRateThrottle(AnonRateThrottle):
-    """Per-IP brake on login attempts, on top of the per-email lockout in the service."""
-
-    scope = "login"
-    rate = "30/min"
+    def wait(self) -> float | None:
+        return float(self._decision.retry_after)
 
 
 def _require_setup() -> None:

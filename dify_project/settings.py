@@ -307,6 +307,10 @@ ACCESS_TOKEN_EXPIRE = timedelta(minutes=env.int("ACCESS_TOKEN_EXPIRE_MINUTES", d
 REFRESH_TOKEN_EXPIRE = timedelta(days=env.int("REFRESH_TOKEN_EXPIRE_DAYS", default=30))
 LOGIN_MAX_FAILURES = env.int("LOGIN_MAX_FAILURES", default=5)
 LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_DURATION", default=86400)
+# Login, set-up, password-reset and refresh attempts per client address per minute (0: none); the address
+# is the socket's peer unless TRUSTED_PROXY_COUNT proxies of yours add X-Forwarded-For in front.
+LOGIN_RATE_LIMIT_PER_MINUTE = env.int("LOGIN_RATE_LIMIT_PER_MINUTE", default=30)
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 INVITE_EXPIRY = timedelta(hours=env.int("INVITE_EXPIRY_HOURS", default=72))
 INIT_PASSWORD = env.str("INIT_PASSWORD", default="")
 
@@ -376,6 +380,8 @@ OTEL_SERVICE_NAME = env.str("OTEL_SERVICE_NAME", default="dify-django")
 # Service API requests per minute per API key (app and dataset keys); 0: no limit (Dify has none). An
 # app's own `api_rpm`, when above 0, is the limit for its keys instead. Over it: 429 with Retry-After.
 API_KEY_RATE_LIMIT_PER_MINUTE = env.int("API_KEY_RATE_LIMIT_PER_MINUTE", default=0)
+# The same per hour (an app's own `api_rph`, when above 0, instead); both limits apply when both are set.
+API_KEY_RATE_LIMIT_PER_HOUR = env.int("API_KEY_RATE_LIMIT_PER_HOUR", default=0)
 # Prometheus /metrics (answered by ObservabilityMiddleware): to a bearer METRICS_TOKEN, or to a client in
 # METRICS_ALLOWED_NETWORKS; anyone else gets 404. PROMETHEUS_MULTIPROC_DIR: where prometheus-client's
 # multiprocess mode keeps its files; `run_platform --workers N>1` uses var/prometheus when it is unset.

@@ -92,18 +92,21 @@ def api_key_resolve(*, plain: str, scope: str) -> ResolvedKey:
 
 
 def _rate_check(resolved: ResolvedKey) -> None:
-    """Requests per minute per key: the app's own ``api_rpm`` when set, else API_KEY_RATE_LIMIT_PER_MINUTE
-    (0: none). Over it: 429 ``too_many_requests`` with Retry-After."""
-    limit = settings.API_KEY_RATE_LIMIT_PER_MINUTE
+    """Requests per minute and per hour per key: the app's own ``api_rpm`` / ``api_rph`` when set, else
+    API_KEY_RATE_LIMIT_PER_MINUTE / _PER_HOUR (0: none). Over either: 429 ``too_many_requests`` with
+    Retry-After."""
+    per_minute, per_hour = settings.API_KEY_RATE_LIMIT_PER_MINUTE, settings.API_KEY_RATE_LIMIT_PER_HOUR
     if resolved.app_id:
         app = cached_app(app_id=resolved.app_id, tenant_id=resolved.tenant_id)
-        if app is not None and app.api_rpm > 0:
-            limit = app.api_rpm
-    decision = ratelimit.hit(f"api_key:{resolved.token_id}", limit=limit)
-    if not decision.allowed:
-        error = TooManyRequests(f"Rate limit exceeded: {limit} requests per minute for this API key.")
-        error.retry_after = decision.retry_after
-        raise error
+        if app is not None:
+            per_minute = app.api_rpm if app.api_rpm > 0 else per_minute
+            per_hour = app.api_rph if app.api_rph > 0 else per_hour
+    for limit, window, unit in ((per_minute, 60, "minute"), (per_hour, 3600, "hour")):
+        decision = ratelimit.hit(f"api_key:{resolved.token_id}:{window}", limit=limit, window=window)
+        if not decision.allowed:
+            error = TooManyRequests(f"Rate limit exceeded: {limit} requests per {unit} for this API key.")
+            error.retry_after = decision.retry_after
+            raise error
 
 
 def app_for_key(*, resolved: ResolvedKey) -> App:

@@ -129,3 +129,83 @@ def test_login_attempts_per_address_are_throttled_with_retry_after(api_client) -
     assert answers[30].status_code == 429
     assert answers[30].json()["code"] == "too_many_requests"
     assert int(answers[30]["Retry-After"]) >= 1
+
+
+def test_an_apps_own_api_rph_limits_its_keys_per_hour(tenant, settings) -> None:
+    # given no per-minute limit, and an app allowing 2 requests an hour
+    settings.API_KEY_RATE_LIMIT_PER_MINUTE = 0
+    settings.API_KEY_RATE_LIMIT_PER_HOUR = 0
+    app = factories.app_factory(tenant=tenant, mode="chat")
+    app.api_rph = 2
+    app.save()
+    client = _client(factories.api_key_factory(app=app))
+    answers = [client.get("/v1/parameters") for _ in range(3)]
+    # then the third is refused, naming the hourly limit, with a wait measured in minutes, not seconds
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert "2 requests per hour" in answers[2].json()["message"]
+    assert int(answers[2]["Retry-After"]) > 60
+
+
+def test_the_hourly_setting_applies_beside_the_per_minute_one(tenant, settings) -> None:
+    settings.API_KEY_RATE_LIMIT_PER_MINUTE = 100
+    settings.API_KEY_RATE_LIMIT_PER_HOUR = 3
+    app = factories.app_factory(tenant=tenant, mode="chat")
+    client = _client(factories.api_key_factory(app=app))
+    codes = [client.get("/v1/parameters").status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+
+
+def _login(client: APIClient, i: int, **headers: str):
+    return client.post(
+        "/console/api/login",
+        {"email": f"y{i}@example.com", "password": "nope-Wrong1"},
+        format="json",
+        **headers,
+    )
+
+
+def test_the_login_rate_per_address_is_a_setting(api_client, settings) -> None:
+    factories.setup_done()
+    settings.LOGIN_RATE_LIMIT_PER_MINUTE = 3
+    codes = [_login(api_client, i).status_code for i in range(4)]
+    assert codes == [401, 401, 401, 429]
+
+
+def test_a_forged_forwarded_for_header_does_not_buy_a_fresh_allowance(api_client, settings) -> None:
+    # given no trusted proxy in front: X-Forwarded-For is the client's own claim
+    factories.setup_done()
+    settings.LOGIN_RATE_LIMIT_PER_MINUTE = 2
+    settings.TRUSTED_PROXY_COUNT = 0
+    codes = [_login(api_client, i, HTTP_X_FORWARDED_FOR=f"203.0.113.{i}").status_code for i in range(3)]
+    # then a different claimed address on each attempt changes nothing
+    assert codes == [401, 401, 429]
+
+
+def test_behind_a_trusted_proxy_the_address_it_saw_is_the_client(api_client, settings) -> None:
+    # given one proxy of ours, which appends the address it received from
+    factories.setup_done()
+    settings.LOGIN_RATE_LIMIT_PER_MINUTE = 2
+    settings.TRUSTED_PROXY_COUNT = 1
+    # when one client behind it forges entries to the left of the proxy's
+    forged = [
+        _login(api_client, i, HTTP_X_FORWARDED_FOR=f"10.9.9.{i}, 198.51.100.7").status_code for i in range(3)
+    ]
+    # then it is still one client, and a second client has its own allowance
+    assert forged == [401, 401, 429]
+    assert _login(api_client, 9, HTTP_X_FORWARDED_FOR="198.51.100.8").status_code == 401
+
+
+def test_the_login_records_the_trusted_address(api_client, tenant, settings) -> None:
+    from accounts.models import Account
+
+    factories.setup_done()
+    settings.TRUSTED_PROXY_COUNT = 1
+    account = factories.member_factory(tenant=tenant, email="ip@example.com")
+    ok = api_client.post(
+        "/console/api/login",
+        {"email": "ip@example.com", "password": factories.PASSWORD},
+        format="json",
+        HTTP_X_FORWARDED_FOR="6.6.6.6, 192.0.2.44",
+    )
+    assert ok.status_code == 200
+    assert Account.objects.get(id=account.id).last_login_ip == "192.0.2.44"
