@@ -144,6 +144,9 @@ CODE_SANDBOX_EGRESS = env.bool("CODE_SANDBOX_EGRESS", default=True)
 # Knowledge search: `auto` picks sqlite-vec on SQLite and pgvector on PostgreSQL when they load, else exact
 # cosine search in the database; `sqlite-vec`, `pgvector`, `exact` or `qdrant` force one.
 VECTOR_STORE = env.str("VECTOR_STORE", default="auto")
+# sqlite-vec: each process keeps recently searched datasets' vectors in memory up to this many MiB
+# (exact search, ~10x vec0's scan); a larger dataset is searched by vec0 itself.
+KNOWLEDGE_VECTOR_MEMORY_MB = env.int("KNOWLEDGE_VECTOR_MEMORY_MB", default=1024)
 # `qdrant`: vectors in Qdrant (full text stays in the database). QDRANT_URL names a server or cluster;
 # without it, QDRANT_PATH is the client's in-process local mode (a directory, or `:memory:`).
 QDRANT_URL = env.str("QDRANT_URL", default="")

@@ -92,18 +92,27 @@ def load_sqlite_vec(raw_connection: Any) -> bool:
 
 
 class SqliteVecVectors:
-    """sqlite-vec: one vec0 table per dimension, partitioned by dataset, keyed by IndexNode.search_rowid.
+    """sqlite-vec: one vec0 table per dimension, partitioned by dataset, keyed by IndexNode.search_rowid,
+    searched through an in-memory matrix per dataset (``knowledge.index.matrix``: exact, about ten times
+    faster than vec0's scan) while the dataset fits the process's budget; by vec0 beyond it.
 
-    A search restricted to some documents (metadata filters) goes to the exact path: vec0's KNN cannot
-    take an arbitrary id list, and the candidates are few then anyway. Rows of nodes deleted by a cascade
-    linger until the next explicit removal; searches join back to IndexNode, so they are never returned.
+    Without the matrix, a search restricted to some documents (metadata filters) goes to the exact path:
+    vec0's KNN cannot take an arbitrary id list. Rows of nodes deleted by a cascade linger until the next
+    explicit removal; searches join back to IndexNode, so they are never returned.
     """
 
     name = "sqlite-vec"
 
-    def __init__(self) -> None:
+    def __init__(self, *, matrices: bool = True) -> None:
+        from knowledge.index.matrix import MatrixCache
+
         self.exact = ExactVectors()
         self.dimensions: set[int] = set()
+        self.matrices = MatrixCache() if matrices else None
+
+    def dataset_removed(self, dataset_id: str) -> None:
+        if self.matrices is not None:
+            self.matrices.forget(dataset_id)
 
     @staticmethod
     def _table(dimension: int) -> str:
@@ -162,6 +171,12 @@ class SqliteVecVectors:
     def search(
         self, *, dataset_id: str, vector: Sequence[float], top_k: int, document_ids: Sequence[str] | None
     ) -> list[Hit]:
+        if self.matrices is not None:
+            hits = self.matrices.search(
+                dataset_id=dataset_id, vector=vector, top_k=top_k, document_ids=document_ids
+            )
+            if hits is not None:
+                return hits
         if document_ids is not None:
             return self.exact.search(
                 dataset_id=dataset_id, vector=vector, top_k=top_k, document_ids=document_ids
