@@ -102,6 +102,9 @@ if APP_RUN_EXECUTOR == "celery" and not REDIS_URL:
     # Events of a run in a worker reach the web process through Redis Streams.
     raise ImproperlyConfigured("APP_RUN_EXECUTOR=celery needs REDIS_URL")
 RUN_EVENTS_TTL = env.int("RUN_EVENTS_TTL", default=600)  # seconds a finished run's events stay readable
+# How long run event streams ride out an unreachable Redis (a restart, a fail-over): writers keep their
+# events and retry, readers wait; past it a reader ends with an `error` event.
+RUN_EVENTS_REDIS_RETRY_SECONDS = env.int("RUN_EVENTS_REDIS_RETRY_SECONDS", default=30)
 APP_MAX_ACTIVE_REQUESTS = env.int("APP_MAX_ACTIVE_REQUESTS", default=0)  # 0: unlimited (Dify's default)
 APP_DEFAULT_ACTIVE_REQUESTS = env.int("APP_DEFAULT_ACTIVE_REQUESTS", default=0)
 APP_MAX_EXECUTION_TIME = env.int("APP_MAX_EXECUTION_TIME", default=1200)

@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from django.conf import settings
+from redis import exceptions as redis_errors
 
 from apps.runs.redis_client import redis_for_loop
 
@@ -66,11 +67,18 @@ class RunChannel:
 
 
 class _RedisMirror:
-    """Copies a channel to a Redis Stream in batches, off the publishing path."""
+    """Copies a channel to a Redis Stream in batches, off the publishing path.
 
-    def __init__(self, stream_key: str, alias_keys: list[str]) -> None:
+    Redis going away does not lose events: a batch that fails stays pending and is retried with backoff
+    for RUN_EVENTS_REDIS_RETRY_SECONDS. A Redis that comes back empty (restarted, nothing kept) gets the
+    whole stream again, aliases included, so followers elsewhere and later re-attaches still see every
+    event. Only after that window does the mirror give up (the run itself goes on: local readers never
+    depend on Redis)."""
+
+    def __init__(self, stream_key: str, alias_keys: list[str], channel: RunChannel) -> None:
         self.stream_key = stream_key
         self.alias_keys = alias_keys
+        self.channel = channel
         self.pending: list[tuple[int, dict[str, Any] | None]] = []
         self._wake = asyncio.Event()
         self._done = False
@@ -84,25 +92,66 @@ class _RedisMirror:
         self._done = True
         self._wake.set()
 
+    def _resend_everything(self) -> None:
+        """After Redis lost the stream: everything published so far, then the end if it was reached."""
+        ended = any(event is None for _, event in self.pending)
+        self.pending = [(seq, event) for seq, event in enumerate(self.channel.events, start=1)]
+        if ended:
+            self.pending.append((len(self.channel.events) + 1, None))
+
     async def _run(self) -> None:
         client = redis_for_loop()
         ttl = settings.RUN_EVENTS_TTL
-        for alias in self.alias_keys:
-            await client.set(alias, self.stream_key, ex=ttl)
+        written_once = (
+            False  # whether Redis has had our stream: if it is missing after an outage, it was lost
+        )
+        aliases_written = False
+        failing_since: float | None = None
+        attempt = 0
         while True:
-            await self._wake.wait()
+            if aliases_written and not self.pending and not self._done:
+                await self._wake.wait()
             self._wake.clear()
-            batch, self.pending = self.pending, []
-            if batch:
-                try:
-                    async with client.pipeline(transaction=False) as pipe:
-                        for seq, event in batch:
-                            fields = {"s": seq, "d": json.dumps(event, default=str) if event else END_MARKER}
-                            pipe.xadd(self.stream_key, fields)
-                        pipe.expire(self.stream_key, ttl)
-                        await pipe.execute()
-                except Exception:  # a broken mirror must not break the run; local readers still work
-                    logger.exception("mirroring run events to %s failed", self.stream_key)
+            batch: list[tuple[int, dict[str, Any] | None]] = []
+            try:
+                if failing_since is not None and written_once and not await client.exists(self.stream_key):
+                    # Redis restarted empty: what was written before is gone, so write it all again.
+                    logger.warning("Redis lost run stream %s; writing it again", self.stream_key)
+                    self._resend_everything()
+                batch = list(self.pending)
+                async with client.pipeline(transaction=False) as pipe:
+                    if not aliases_written:
+                        for alias in self.alias_keys:
+                            pipe.set(alias, self.stream_key, ex=ttl)
+                    for seq, event in batch:
+                        fields = {"s": seq, "d": json.dumps(event, default=str) if event else END_MARKER}
+                        pipe.xadd(self.stream_key, fields)
+                    pipe.expire(self.stream_key, ttl)
+                    await pipe.execute()
+            except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+                now = time.monotonic()
+                failing_since = failing_since or now
+                aliases_written = False  # a Redis that comes back may have lost them
+                if now - failing_since > settings.RUN_EVENTS_REDIS_RETRY_SECONDS:
+                    logger.error(
+                        "giving up mirroring run events to %s: Redis unreachable (%r)", self.stream_key, exc
+                    )
+                    return
+                if attempt == 0:
+                    logger.warning(
+                        "mirroring run events to %s: Redis unreachable, retrying (%r)", self.stream_key, exc
+                    )
+                attempt += 1
+                await asyncio.sleep(min(1.0, 0.05 * 2**attempt))
+                continue
+            except Exception:  # a broken mirror must not break the run; local readers still work
+                logger.exception("mirroring run events to %s failed", self.stream_key)
+                del self.pending[: len(batch)]
+            else:
+                del self.pending[: len(batch)]
+                written_once = written_once or bool(batch)
+                aliases_written = True
+                failing_since, attempt = None, 0
             if self._done and not self.pending:
                 return
 
@@ -159,7 +208,7 @@ class EventLog:
             self._channels[key] = channel
         redis_mirror = None
         if mirror and self._use_redis():
-            redis_mirror = _RedisMirror(self.stream_key(keys[0]), [self.alias_key(k) for k in keys])
+            redis_mirror = _RedisMirror(self.stream_key(keys[0]), [self.alias_key(k) for k in keys], channel)
         return RunWriter(self, channel, redis_mirror)
 
     def local(self, key: str) -> RunChannel | None:
@@ -195,11 +244,28 @@ class EventLog:
     async def _follow_redis(
         self, stream: str, after: int, block_ms: int
     ) -> AsyncIterator[tuple[int, dict[str, Any]]]:
+        """Follow a stream another process writes. Each event once and in order: a mirror that rewrites a
+        stream Redis lost sends events again, and those already seen are skipped. Redis unreachable for
+        longer than RUN_EVENTS_REDIS_RETRY_SECONDS, or events lost for good (a gap in the sequence), end
+        the follow with an ``error`` event, never a hang."""
         client = redis_for_loop()
         last_id = "0-0"
+        seen = after
         idle_since = time.monotonic()
+        failing_since: float | None = None
         while True:
-            response = await client.xread({stream: last_id}, count=500, block=block_ms)
+            try:
+                response = await client.xread({stream: last_id}, count=500, block=block_ms)
+            except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+                now = time.monotonic()
+                failing_since = failing_since or now
+                if now - failing_since > settings.RUN_EVENTS_REDIS_RETRY_SECONDS:
+                    logger.error("following run stream %s: Redis unreachable, giving up (%r)", stream, exc)
+                    yield seen + 1, _stream_lost_event("the event store (Redis) cannot be reached")
+                    return
+                await asyncio.sleep(0.2)
+                continue
+            failing_since = None
             if not response:
                 # The producer died without an end marker: give up after a while rather than hang forever.
                 if time.monotonic() - idle_since > settings.RUN_EVENTS_TTL:
@@ -213,8 +279,24 @@ class EventLog:
                     data = fields[b"d"]
                     if data == END_MARKER.encode():
                         return
-                    if seq > after:
-                        yield seq, json.loads(data)
+                    if seq <= seen:
+                        continue
+                    if seq > seen + 1:
+                        yield seen + 1, _stream_lost_event("some of the run's events were lost")
+                        return
+                    seen = seq
+                    yield seq, json.loads(data)
+
+
+def _stream_lost_event(why: str) -> dict[str, Any]:
+    """The ``error`` event a follower ends with when it can no longer give every event (Dify's shape)."""
+    return {
+        "event": "error",
+        "status": 503,
+        "code": "service_unavailable",
+        "message": f"The run's event stream was interrupted: {why}. The run itself may still finish; "
+        "its result is kept with the run.",
+    }
 
 
 _log = EventLog()

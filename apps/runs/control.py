@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from redis import exceptions as redis_errors
 
 from apps import exceptions as errors
 from apps.runs.redis_client import redis_for_loop
@@ -98,6 +99,11 @@ async def _watch_remote_stops() -> None:
             continue
         try:
             flags = await client.mget([_stop_key(t) for t in task_ids])
+        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+            # Redis restarting: stop requests wait for it (no traceback every poll while it is away).
+            logger.warning("polling stop flags: Redis unreachable (%r)", exc)
+            await asyncio.sleep(1.0)
+            continue
         except Exception:
             logger.exception("polling stop flags failed")
             continue

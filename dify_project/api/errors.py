@@ -2,8 +2,8 @@
 
 Domain exceptions subclass :class:`ApiError` (each app's ``exceptions.py``); DRF's own exceptions and
 Django's ``Http404``/``PermissionDenied`` are mapped to the codes Dify uses. A database that cannot be
-reached (or answers "locked") is a 503 ``service_unavailable`` with ``Retry-After``, in DRF views and
-plain Django views alike: the next request reconnects, so the service recovers by itself. Anything
+reached (or answers "locked"), and so is Redis in the scaled mode (cache, locks, run streams), is a 503
+``service_unavailable`` with ``Retry-After``, in DRF views and plain Django views alike: the next request reconnects, so the service recovers by itself. Anything
 unexpected is logged and answered as 500 ``internal_server_error`` without leaking details.
 """
 
@@ -16,6 +16,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import DataError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
+from redis import exceptions as redis_errors
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
@@ -108,6 +109,14 @@ _DRF_CODES: dict[type[drf.APIException], str] = {
 
 DATABASE_UNAVAILABLE_MESSAGE = "The service is temporarily unavailable; please try again shortly."
 DATABASE_RETRY_AFTER = 5  # seconds: a restart or fail-over of the database, not an outage of hours
+# What a backing service that cannot be reached raises: the database through Django, Redis through
+# redis-py (Django's Redis cache lets them through unchanged).
+UNAVAILABLE_ERRORS = (
+    OperationalError,
+    InterfaceError,
+    redis_errors.ConnectionError,
+    redis_errors.TimeoutError,
+)
 DATA_ERROR_MESSAGE = (
     "A value in the request is not accepted (too long, out of range or with a NUL character)."
 )
@@ -151,8 +160,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         # should have said so first, with the field's name.
         logger.warning("the database refused a value in %s: %s", _view_name(context), exc)
         return Response(error_body("invalid_param", DATA_ERROR_MESSAGE, 400), status=400)
-    if isinstance(exc, OperationalError | InterfaceError):
-        logger.warning("database unavailable in %s: %s", _view_name(context), exc)
+    if isinstance(exc, UNAVAILABLE_ERRORS):
+        logger.warning("a backing service is unavailable in %s: %r", _view_name(context), exc)
         return Response(
             error_body("service_unavailable", DATABASE_UNAVAILABLE_MESSAGE, 503),
             status=503,
@@ -172,7 +181,7 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Json
 def handler500(request: HttpRequest) -> JsonResponse:
     # Django calls this inside its except block: the exception is still at hand.
     exc = sys.exc_info()[1]
-    if isinstance(exc, OperationalError | InterfaceError):
+    if isinstance(exc, UNAVAILABLE_ERRORS):
         response = JsonResponse(
             error_body("service_unavailable", DATABASE_UNAVAILABLE_MESSAGE, 503), status=503
         )
