@@ -16,10 +16,10 @@ Async, for the runners: database reads and store searches run on the database po
 from __future__ import annotations
 
 from knowledge.retrieval.metadata import (
+    OPERATORS,
     _as_number,
-    _built_ins,
-    condition_matches,
     documents_matching,
+    filter_q,
 )
 from knowledge.retrieval.records import (
     build_records,
@@ -62,6 +62,7 @@ __all__ = [
     "FULL_TEXT",
     "HYBRID",
     "KEYWORD",
+    "OPERATORS",
     "SEMANTIC",
     "_WORD",
     "MultiRequest",
@@ -70,7 +71,6 @@ __all__ = [
     "Settings",
     "_as_number",
     "_available_datasets",
-    "_built_ins",
     "_count_hits",
     "_cut",
     "_keywords",
@@ -81,8 +81,8 @@ __all__ = [
     "_route_single",
     "_weighted",
     "build_records",
-    "condition_matches",
     "documents_matching",
+    "filter_q",
     "hit_test",
     "hit_testing_record",
     "keyword_scores",

@@ -1,17 +1,54 @@
-"""Metadata filtering: Dify's condition operators over document metadata and built-in fields."""
+"""Metadata filtering: Dify's condition operators, evaluated by the database, then by the store.
+
+A filter is Dify's ``{"logical_operator": "and"|"or", "conditions": [{"name", "comparison_operator",
+"value"}]}`` over document metadata (and the built-in fields when a dataset enables them). It is compiled
+to one SQL query over the datasets' documents (JSON key lookups; no document is loaded into Python), whose
+ids then restrict the search inside the store (the sqlite-vec matrix's mask, vec0/FTS5 ``IN``, pgvector
+``ANY``, Qdrant's payload filter), before ``top_k`` is taken, as Dify passes ``document_ids_filter``.
+
+Operators (Dify's): contains, not contains, start with, end with, is, is not, empty, not empty, in,
+not in (strings); =, ≠, >, <, ≥, ≤ (numbers); before, after (times, as Unix timestamps). A value that is
+missing or empty matches only "empty", "not empty" (negated), "not contains", "is not", "≠" and "not in",
+as before. Numbers compare numerically: a stored "12" equals 12; a stored "n/a" never compares.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from dify_project.api.fields import timestamp
-from knowledge.models import (
-    Dataset,
-    Document,
-)
+from django.db.models import Case, F, FloatField, Q, TextField, Value, When
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 
-# --- metadata filtering ---------------------------------------------------------------------------------
+from knowledge.models import Dataset, Document, IndexingStatus
+
+STRING_OPERATORS = ("contains", "not contains", "start with", "end with", "is", "is not")
+NUMBER_OPERATORS = {
+    "=": "exact",
+    "≠": "ne",
+    "!=": "ne",
+    ">": "gt",
+    "<": "lt",
+    "≥": "gte",
+    ">=": "gte",
+    "≤": "lte",
+    "<=": "lte",
+    "before": "lt",
+    "after": "gt",
+}
+NEGATED = ("not contains", "is not", "≠", "!=", "not in")
+OPERATORS = (*STRING_OPERATORS, "empty", "not empty", "in", "not in", *NUMBER_OPERATORS)
+_NUMERIC = r"^\s*-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?\s*$"
+# Built-in fields (when a dataset enables them) and the document columns they read.
+BUILT_IN_COLUMNS = {
+    "document_name": "name",
+    "uploader": "created_by",
+    "upload_date": "created_at",
+    "last_update_date": "updated_at",
+    "source": "data_source_type",
+}
 
 
 def _as_number(value: Any) -> float | None:
@@ -21,92 +58,148 @@ def _as_number(value: Any) -> float | None:
         return None
 
 
-def condition_matches(actual: Any, operator: str, expected: Any) -> bool:
-    """Dify's comparison operators on one metadata value."""
-    empty = actual is None or actual == "" or actual == []
+def _text(name: str) -> Any:
+    # CAST to text: SQLite's JSON_EXTRACT gives a stored 2019 back as an integer, never equal to '2019'.
+    return Cast(KeyTextTransform(name, "doc_metadata"), TextField())
+
+
+def _empty(field: str) -> Q:
+    return Q(**{f"{field}__isnull": True}) | Q(**{field: ""}) | Q(**{field: "[]"})
+
+
+def _value_condition(field: str, operator: str, expected: Any, *, number_field: str) -> Q:
+    """The condition on one annotated text value (`field`) and its numeric twin (`number_field`)."""
+    empty = _empty(field)
     if operator == "empty":
         return empty
     if operator == "not empty":
-        return not empty
-    if empty:
-        return operator in ("not contains", "is not", "≠", "!=", "not in")
-    if operator in ("contains", "not contains", "start with", "end with", "is", "is not"):
-        text, wanted = str(actual), "" if expected is None else str(expected)
-        return {
-            "contains": wanted in text,
-            "not contains": wanted not in text,
-            "start with": text.startswith(wanted),
-            "end with": text.endswith(wanted),
-            "is": text == wanted,
-            "is not": text != wanted,
+        return ~empty
+    if operator in STRING_OPERATORS:
+        wanted = "" if expected is None else str(expected)
+        lookup = {
+            "contains": "contains",
+            "not contains": "contains",
+            "start with": "startswith",
+            "end with": "endswith",
+            "is": "exact",
+            "is not": "exact",
         }[operator]
+        matched = Q(**{f"{field}__{lookup}": wanted})
+        return empty | ~matched if operator in NEGATED else ~empty & matched
     if operator in ("in", "not in"):
         options = (
             expected if isinstance(expected, list) else [v.strip() for v in str(expected or "").split(",")]
         )
-        found = str(actual) in [str(o) for o in options]
-        return found if operator == "in" else not found
-    a, b = _as_number(actual), _as_number(expected)
-    if a is None or b is None:
-        return False
-    return {
-        "=": a == b,
-        "≠": a != b,
-        "!=": a != b,
-        ">": a > b,
-        "<": a < b,
-        "≥": a >= b,
-        ">=": a >= b,
-        "≤": a <= b,
-        "<=": a <= b,
-        "before": a < b,
-        "after": a > b,
-    }.get(operator, False)
+        matched = Q(**{f"{field}__in": [str(o) for o in options]})
+        return empty | ~matched if operator == "not in" else ~empty & matched
+    lookup = NUMBER_OPERATORS.get(operator)
+    wanted_number = _as_number(expected)
+    if lookup is None or wanted_number is None:
+        return Q(pk__in=[])  # an unknown operator or a value that is not a number matches nothing
+    numeric = Q(**{f"{number_field}__isnull": False})
+    if lookup == "ne":
+        return empty | (numeric & ~Q(**{number_field: wanted_number}))
+    return ~empty & numeric & Q(**{f"{number_field}__{lookup}": wanted_number})
 
 
-def _built_ins(document: Document, dataset: Dataset) -> dict[str, Any]:
-    return {
-        "document_name": document.name,
-        "uploader": str(document.created_by) if document.created_by else None,
-        "upload_date": timestamp(document.created_at),
-        "last_update_date": timestamp(document.updated_at),
-        "source": document.data_source_type,
+def _built_in_condition(name: str, operator: str, expected: Any) -> Q:
+    """A condition on a built-in field, on the document's own column."""
+    column = BUILT_IN_COLUMNS[name]
+    if column in ("created_at", "updated_at"):
+        if operator == "empty":
+            return Q(pk__in=[])
+        if operator == "not empty":
+            return Q()
+        lookup, seconds = NUMBER_OPERATORS.get(operator), _as_number(expected)
+        if lookup is None or seconds is None:
+            return Q(pk__in=[])
+        moment = dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
+        if lookup == "exact":  # timestamps are whole seconds; a row has microseconds
+            return Q(**{f"{column}__gte": moment, f"{column}__lt": moment + dt.timedelta(seconds=1)})
+        if lookup == "ne":
+            return ~Q(**{f"{column}__gte": moment, f"{column}__lt": moment + dt.timedelta(seconds=1)})
+        return Q(**{f"{column}__{lookup}": moment})
+    if column == "created_by":
+        import uuid
+
+        if operator in ("empty", "not empty"):
+            return Q(created_by__isnull=operator == "empty")
+        try:
+            account = uuid.UUID(str(expected))
+        except ValueError:
+            return Q() if operator in NEGATED else Q(pk__in=[])
+        if operator in ("is", "=", "contains", "start with", "end with"):
+            return Q(created_by=account)
+        return Q(created_by__isnull=True) | ~Q(created_by=account)
+    return _value_condition(column, operator, expected, number_field=column)
+
+
+def _condition(
+    index: int, condition: dict[str, Any], built_in_datasets: list[Any]
+) -> tuple[dict[str, Any], Q]:
+    """(annotations, Q) for one condition; built-in names read their column in datasets that enable them
+    (unless the document's metadata has a value of that name, which wins)."""
+    name = str(condition["name"])
+    operator = str(condition.get("comparison_operator") or "is")
+    expected = condition.get("value")
+    text, number = f"_m{index}", f"_m{index}n"
+    annotations = {
+        text: _text(name),
+        number: Case(
+            When(**{f"{text}__regex": _NUMERIC}, then=Cast(F(text), FloatField())),
+            default=Value(None, output_field=FloatField()),
+        ),
     }
+    if operator not in OPERATORS:
+        return annotations, Q(pk__in=[])
+    on_metadata = _value_condition(text, operator, expected, number_field=number)
+    if name not in BUILT_IN_COLUMNS or not built_in_datasets:
+        return annotations, on_metadata
+    built_in = Q(dataset_id__in=built_in_datasets) & Q(**{f"{text}__isnull": True})
+    return annotations, (built_in & _built_in_condition(name, operator, expected)) | (~built_in & on_metadata)
 
 
-def documents_matching(
+def filter_q(
     datasets: Sequence[Dataset], filtering: dict[str, Any] | None
-) -> dict[str, list[str]] | None:
-    """Per dataset, the ids of documents whose metadata meet manual conditions; None when not filtering.
-    ``{"logical_operator": "and"|"or", "conditions": [{"name", "comparison_operator", "value"}]}``."""
+) -> tuple[dict[str, Any], Q] | None:
+    """The annotations and the Q that select the documents a filter keeps; None when not filtering."""
     if not filtering:
         return None
     conditions = [c for c in filtering.get("conditions") or [] if isinstance(c, dict) and c.get("name")]
     if not conditions:
         return None
-    combine = any if str(filtering.get("logical_operator", "and")).lower() == "or" else all
-    by_id = {d.id: d for d in datasets}
+    combine_or = str(filtering.get("logical_operator", "and")).lower() == "or"
+    built_in = [d.id for d in datasets if d.built_in_field_enabled]
+    annotations: dict[str, Any] = {}
+    combined: Q | None = None
+    for index, condition in enumerate(conditions):
+        more, q = _condition(index, condition, built_in)
+        annotations.update(more)
+        combined = q if combined is None else (combined | q if combine_or else combined & q)
+    return annotations, combined or Q()
+
+
+def documents_matching(
+    datasets: Sequence[Dataset], filtering: dict[str, Any] | None
+) -> dict[str, list[str]] | None:
+    """Per dataset, the ids of available documents (completed, enabled, not archived) whose metadata
+    meet the conditions, found by one SQL query; None when not filtering."""
+    compiled = filter_q(datasets, filtering)
+    if compiled is None:
+        return None
+    annotations, q = compiled
     matched: dict[str, list[str]] = {str(d.id): [] for d in datasets}
-    documents = Document.objects.filter(dataset_id__in=list(by_id)).only(
-        "id",
-        "dataset_id",
-        "name",
-        "doc_metadata",
-        "created_by",
-        "created_at",
-        "updated_at",
-        "data_source_type",
+    rows = (
+        Document.objects.filter(
+            dataset_id__in=[d.id for d in datasets],
+            indexing_status=IndexingStatus.COMPLETED,
+            enabled=True,
+            archived=False,
+        )
+        .annotate(**annotations)
+        .filter(q)
+        .values_list("dataset_id", "id")
     )
-    for document in documents:
-        dataset = by_id[document.dataset_id]
-        values = dict(document.doc_metadata or {})
-        if dataset.built_in_field_enabled:
-            values = {**_built_ins(document, dataset), **values}
-        if combine(
-            condition_matches(
-                values.get(c["name"]), str(c.get("comparison_operator") or "is"), c.get("value")
-            )
-            for c in conditions
-        ):
-            matched[str(dataset.id)].append(str(document.id))
+    for dataset_id, document_id in rows:
+        matched[str(dataset_id)].append(str(document_id))
     return matched
