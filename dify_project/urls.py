@@ -20,6 +20,7 @@ urlpatterns = [
     path("v1/", include("apps.service_api.urls")),
     path("api/", include("apps.web.urls")),
     path("mcp/", include("apps.mcp.urls")),
+    path("files/", include("files.urls")),
     path("", include("apps.web.page_urls")),
 ]
 

@@ -25,7 +25,6 @@ from typing import Any
 
 from providers.tools.builtin import builtin_provider
 from providers.tools.exceptions import ToolError, ToolParameterValidationError
-from providers.tools.port import TenantToolPort
 from workflows.engine.ports import ToolRequest
 
 logger = logging.getLogger(__name__)
@@ -108,6 +107,11 @@ class Thought:
     message_files: list[str] = field(default_factory=list)
 
 
+FilesCallback = Callable[["Thought", list[Any]], None]
+TOOL_CALL_FEATURES = frozenset({"tool-call", "multi-tool-call", "stream-tool-call"})
+REACT_STRATEGIES = frozenset({"react", "cot", "chain-of-thought"})
+
+
 @dataclass
 class AgentOutcome:
     answer: str
@@ -126,6 +130,42 @@ def agent_tools_of(config: Mapping[str, Any]) -> list[AgentTool]:
     return [tool for tool in tools if tool is not None]
 
 
+async def model_calls_tools(*, tenant_id: str, provider: str, model: str) -> bool:
+    """Whether the model's features include tool calling (Dify's ``tool-call`` / ``multi-tool-call`` /
+    ``stream-tool-call``). A custom model's features come from its credentials, so they are resolved as
+    a call resolves them (cached per workspace); a model that cannot be resolved counts as calling tools
+    (the call itself will then report why it cannot run)."""
+    from providers import selectors
+    from providers.runtime.balancing import CredentialPool
+    from providers.services.config_cache import cached
+    from providers.services.runtime import model_runtime
+
+    runtime = model_runtime()
+    try:
+        canonical = runtime.provider(provider).provider
+        resolved = await cached(
+            tenant_id,
+            ("model", canonical, "llm", model),
+            lambda: selectors.model_config_resolve(
+                tenant=tenant_id, provider=canonical, model_type="llm", model=model
+            ),
+        )
+        credentials = resolved.credentials
+        if isinstance(credentials, CredentialPool):
+            credentials = credentials.members[0].credentials
+        schema = runtime.model_schema(canonical, "llm", model, credentials)
+    except Exception:  # an unknown or unconfigured model: the model call reports it
+        return True
+    return bool(TOOL_CALL_FEATURES.intersection(schema.features or ()))
+
+
+def uses_react(config: Mapping[str, Any], *, calls_tools: bool) -> bool:
+    """ReAct (Dify's chain-of-thought runner) for a model without tool calling, or when the app's
+    ``agent_mode.strategy`` asks for it (``react``/``cot``)."""
+    strategy = str((config.get("agent_mode") or {}).get("strategy") or "").lower()
+    return strategy in REACT_STRATEGIES or not calls_tools
+
+
 def max_rounds(config: Mapping[str, Any]) -> int:
     value = (config.get("agent_mode") or {}).get("max_iteration") or DEFAULT_MAX_ITERATION
     return min(int(value), MAX_ITERATION) + 1  # Dify allows one answering round past the limit
@@ -140,7 +180,7 @@ def _label(tool: AgentTool) -> str:
     return tool.tool_name
 
 
-async def prepare_tools(port: TenantToolPort, tools: list[AgentTool]) -> dict[str, AgentTool]:
+async def prepare_tools(port: Any, tools: list[AgentTool]) -> dict[str, AgentTool]:
     """The model-facing functions, by name. A tool that no longer exists is left out (and logged)."""
     ready: dict[str, AgentTool] = {}
     for tool in tools:
@@ -165,9 +205,10 @@ async def prepare_tools(port: TenantToolPort, tools: list[AgentTool]) -> dict[st
 
 
 async def call_tool(
-    port: TenantToolPort, tool: AgentTool, arguments: dict[str, Any], user: str | None
+    port: Any, tool: AgentTool, arguments: dict[str, Any], user: str | None, files: list[Any] | None = None
 ) -> str:
-    """The tool's answer as the text the model reads (Dify's wording for links, images and files)."""
+    """The tool's answer as the text the model reads (Dify's wording for links, images and files). Files
+    the tool returned are appended to ``files`` (the app sends them to the user as ``message_file``)."""
     request = ToolRequest(
         provider_type=tool.provider_type,
         provider_id=tool.provider_id,
@@ -183,6 +224,8 @@ async def call_tool(
         elif message.type == "link":
             parts.append(f"result link: {message.text}. please tell user to check it.")
         elif message.type in ("image", "image_link", "file", "blob"):
+            if message.file is not None and files is not None:
+                files.append(message.file)
             parts.append(
                 "image has been created and sent to user already, "
                 "you do not need to create it, just tell the user to check it now."
@@ -197,7 +240,7 @@ async def call_tool(
 async def run_agent(
     *,
     model: AgentModel,
-    port: TenantToolPort,
+    port: Any,
     tools: dict[str, AgentTool],
     messages: list[dict[str, Any]],
     rounds: int,
@@ -205,9 +248,10 @@ async def run_agent(
     publish_text: Callable[[str], None],
     publish_thought: Callable[[Thought], None],
     stopped: asyncio.Event,
+    publish_files: FilesCallback | None = None,
 ) -> AgentOutcome:
-    """The loop: one model stream per round; events go out through the two publish callbacks as they
-    happen."""
+    """The loop: one model stream per round; events go out through the publish callbacks as they
+    happen (``publish_files`` for the files a round's tools returned, before its observation)."""
     history = list(messages)
     thoughts: list[Thought] = []
     answers: list[str] = []
@@ -258,9 +302,10 @@ async def run_agent(
             }
         )
         observations: dict[str, str] = {}
+        produced: list[Any] = []
         for call in calls:
             began = time.perf_counter()
-            answer, error = await _answer_of(port, tools.get(call.name), call, user)
+            answer, error = await _answer_of(port, tools.get(call.name), call, user, produced)
             observations[call.name] = answer
             thought.tool_meta[call.name] = {
                 "time_cost": round(time.perf_counter() - began, 6),
@@ -270,6 +315,8 @@ async def run_agent(
                 else {},
             }
             history.append({"role": "tool", "content": answer, "tool_call_id": call.id, "name": call.name})
+        if produced and publish_files is not None:
+            publish_files(thought, produced)
         thought.observation = json.dumps(observations, ensure_ascii=False)
         publish_thought(thought)
     return AgentOutcome(answer="\n".join(answers).strip(), usage=usage, thoughts=thoughts)
@@ -283,7 +330,7 @@ def _arguments_for_display(call: Any) -> Any:
 
 
 async def _answer_of(
-    port: TenantToolPort, tool: AgentTool | None, call: Any, user: str | None
+    port: Any, tool: AgentTool | None, call: Any, user: str | None, files: list[Any] | None = None
 ) -> tuple[str, str | None]:
     """What the model reads back for one call, and the error if there was one."""
     if tool is None:
@@ -295,7 +342,7 @@ async def _answer_of(
         message = f"tool parameters validation error: {exc}, please check your tool parameters"
         return message, message
     try:
-        answer = await asyncio.wait_for(call_tool(port, tool, arguments, user), TOOL_TIMEOUT)
+        answer = await asyncio.wait_for(call_tool(port, tool, arguments, user, files), TOOL_TIMEOUT)
     except TimeoutError:
         message = f"tool invoke error: {call.name} did not answer within {TOOL_TIMEOUT:.0f} seconds"
         return message, message

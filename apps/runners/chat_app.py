@@ -33,9 +33,13 @@ from apps.runners.agent_chat import (
     Thought,
     agent_tools_of,
     max_rounds,
+    model_calls_tools,
     prepare_tools,
     run_agent,
+    uses_react,
 )
+from apps.runners.agent_datasets import AgentToolPort, DatasetTools, dataset_agent_tools, dataset_ids_of
+from apps.runners.agent_files import AgentFiles
 from apps.runners.chat_prepare import (
     ChatIdentity,
     PreparedChat,
@@ -136,17 +140,26 @@ async def execute_chat_run(prepared: PreparedChat, writer: RunWriter) -> ChatRes
     direct = await _direct_answer(prepared)
     resources: list[dict[str, Any]] = []
     thoughts: list[Thought] | None = None
+    agent_files = AgentFiles(
+        identity=identity,
+        created_by_role="end_user" if prepared.message.from_end_user_id else "account",
+        created_by=prepared.message.from_end_user_id or prepared.message.from_account_id,
+        emit=writer.publish,
+    )
     try:
         if direct is not None or prepared.agent:
             open_records()
-        if direct is None:
+        if direct is None and not prepared.agent:  # an agent searches its datasets as tools instead
             resources = await _add_context(prepared)
-        tools = await _agent_tools(prepared) if prepared.agent and direct is None else {}
+        port = _agent_port(prepared) if prepared.agent and direct is None else None
+        tools = await prepare_tools(port, _configured_tools(prepared)) if port is not None else {}
         if prepared.agent and not tools:
             writer.publish(_agent_thought_event(identity, Thought(id=thought_id, position=1)))
-        if tools:  # the tools loop records its own thoughts, one per round
-            outcome = await _run_agent(prepared, writer, tools, stopped)
+        if tools and port is not None:  # the tools loop records its own thoughts, one per round
+            outcome = await _run_agent(prepared, writer, port, tools, stopped, agent_files)
             answer, usage, thoughts = [outcome.answer], outcome.usage, outcome.thoughts
+            if port.datasets is not None:
+                resources = port.datasets.resources
         elif direct is not None:
             # An annotation or a moderation preset answers; Dify streams it like model output.
             answer.append(direct.text)
@@ -207,7 +220,16 @@ async def execute_chat_run(prepared: PreparedChat, writer: RunWriter) -> ChatRes
         if opening is not None:
             await opening
         await db_sync_to_async(_record_end)(
-            prepared, text, usage, latency, metadata, error, thought_id, thoughts, opened=opening is not None
+            prepared,
+            text,
+            usage,
+            latency,
+            metadata,
+            error,
+            thought_id,
+            thoughts,
+            opened=opening is not None,
+            files=agent_files,
         )
     except Exception:
         logger.exception("could not record message %s", identity.message_id)
@@ -272,11 +294,18 @@ def _record_hit(prepared: PreparedChat, hit: AnnotationHit) -> str:
     return account.name if account else ""
 
 
-async def _agent_tools(prepared: PreparedChat) -> dict[str, AgentTool]:
-    configured = agent_tools_of(prepared.config)
-    if not configured:
-        return {}
-    return await prepare_tools(_tool_port(prepared), configured)
+def _configured_tools(prepared: PreparedChat) -> list[AgentTool]:
+    return [*agent_tools_of(prepared.config), *dataset_agent_tools(dataset_ids_of(prepared.config))]
+
+
+def _agent_port(prepared: PreparedChat) -> AgentToolPort:
+    datasets = DatasetTools(
+        tenant_id=str(prepared.app.tenant_id),
+        app_id=str(prepared.app.id),
+        dataset_configs=prepared.config.get("dataset_configs") or {},
+        retriever_from="dev" if prepared.message.invoke_from in ("debugger", "explore") else "api",
+    )
+    return AgentToolPort(_tool_port(prepared), datasets)
 
 
 def _tool_port(prepared: PreparedChat) -> TenantToolPort:
@@ -290,7 +319,12 @@ def _tool_port(prepared: PreparedChat) -> TenantToolPort:
 
 
 async def _run_agent(
-    prepared: PreparedChat, writer: RunWriter, tools: dict[str, AgentTool], stopped: asyncio.Event
+    prepared: PreparedChat,
+    writer: RunWriter,
+    port: AgentToolPort,
+    tools: dict[str, AgentTool],
+    stopped: asyncio.Event,
+    files: AgentFiles,
 ) -> AgentOutcome:
     identity = prepared.identity
     model = AgentModel(
@@ -302,17 +336,60 @@ async def _run_agent(
         user=prepared.user_key,
         source={"app_id": str(prepared.app.id), "message_id": identity.message_id},
     )
+
+    def publish_text(text: str) -> None:
+        writer.publish({**identity.envelope("agent_message"), "answer": text})
+
+    def publish_thought(thought: Thought) -> None:
+        writer.publish(_agent_thought_event(identity, thought))
+
+    calls_tools = await model_calls_tools(
+        tenant_id=str(prepared.app.tenant_id), provider=prepared.provider, model=prepared.model
+    )
+    if uses_react(prepared.config, calls_tools=calls_tools):
+        from apps.runners.react import run_react
+
+        system, history = _split_prompt(prepared.prompt_messages)
+        return await run_react(
+            model=model,
+            port=port,
+            tools=tools,
+            instruction=system,
+            query=prepared.message.query or "",
+            rounds=max_rounds(prepared.config),
+            user=prepared.user_key,
+            publish_text=publish_text,
+            publish_thought=publish_thought,
+            stopped=stopped,
+            history=history,
+            publish_files=files.publish,
+            ask_to_continue=True,
+        )
     return await run_agent(
         model=model,
-        port=_tool_port(prepared),
+        port=port,
         tools=tools,
         messages=prepared.prompt_messages,
         rounds=max_rounds(prepared.config),
         user=prepared.user_key,
-        publish_text=lambda text: writer.publish({**identity.envelope("agent_message"), "answer": text}),
-        publish_thought=lambda thought: writer.publish(_agent_thought_event(identity, thought)),
+        publish_text=publish_text,
+        publish_thought=publish_thought,
         stopped=stopped,
+        publish_files=files.publish,
     )
+
+
+def _split_prompt(messages: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    """The app's instruction (its system message) and the conversation before the query, for ReAct,
+    which writes its own system prompt around the instruction and asks the query itself."""
+    rest = list(messages)
+    system = ""
+    if rest and rest[0].get("role") == "system":
+        content = rest.pop(0).get("content")
+        system = content if isinstance(content, str) else ""
+    if rest and rest[-1].get("role") == "user":
+        rest.pop()
+    return system, rest
 
 
 def _agent_thought_event(identity: ChatIdentity, thought: Thought) -> dict[str, Any]:
@@ -419,6 +496,7 @@ def _record_end(
     thoughts: list[Thought] | None = None,
     *,
     opened: bool,
+    files: AgentFiles | None = None,
 ) -> None:
     """The run's end in one transaction: an update of the rows written while it ran (``opened``), or else
     the rows inserted in their final state."""
@@ -454,6 +532,8 @@ def _record_end(
                 started.updated_at = fields["updated_at"]
             _insert_opening(prepared)
         _add_thoughts(prepared, answer, usage, latency, thought_id, thoughts)
+        if files is not None:
+            files.record(message_id=prepared.message.id)
         if started is None:
             Conversation.objects.filter(id=prepared.message.conversation_id).update(
                 dialogue_count=F("dialogue_count") + 1, updated_at=fields["updated_at"]

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from apps.runners.agent_chat import AgentModel, AgentOutcome, AgentTool, Thought, _answer_of
+from apps.runners.agent_chat import AgentModel, AgentOutcome, AgentTool, FilesCallback, Thought, _answer_of
 
 FINAL = "final answer"
 
@@ -71,6 +71,7 @@ Begin! Reminder to ALWAYS respond with a valid json blob of a single action. Use
 _FENCED = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
 _THOUGHT = re.compile(r"^\s*Thought:\s*", re.IGNORECASE)
 _LINE_ACTION = re.compile(r"Action:\s*([^\n`{]+?)\s*\n\s*Action Input:\s*(.*)", re.IGNORECASE | re.DOTALL)
+_HEAD_END = re.compile(r"Action:|Final Answer:", re.IGNORECASE)  # what the thought stops at
 _FINAL_LINE = re.compile(r"Final Answer:\s*(.*)", re.IGNORECASE | re.DOTALL)
 
 
@@ -123,7 +124,7 @@ def _action_of(data: Any) -> tuple[str, Any] | None:
 
 def parse(text: str) -> Step:
     """One model answer as a step; never raises."""
-    head = text.split("Action:", 1)[0] if "Action:" in text else text
+    head = _HEAD_END.split(text, 1)[0]
     thought = _THOUGHT.sub("", head).strip()
     for blob in _objects(text):
         try:
@@ -221,7 +222,15 @@ async def run_react(
     publish_text: Callable[[str], None],
     publish_thought: Callable[[Thought], None],
     stopped: asyncio.Event,
+    history: list[dict[str, Any]] | None = None,
+    publish_files: FilesCallback | None = None,
+    ask_to_continue: bool = False,
 ) -> AgentOutcome:
+    """Dify's chat ReAct loop: system prompt, the conversation so far, the question, then (from the second
+    round) the scratchpad as an assistant message (and, in agent apps, ``ask_to_continue``: a ``continue``
+    from the user, as Dify's app runner asks; the agent node's strategy does not). Each round is one
+    thought (``thought``, ``tool``, ``tool_input``, ``observation``); the final answer goes out through
+    ``publish_text``, files the tools returned through ``publish_files``."""
     system = system_prompt(instruction, tools)
     scratchpad = ""
     thoughts: list[Thought] = []
@@ -233,9 +242,17 @@ async def run_react(
         thought = Thought(id=str(uuid.uuid4()), position=round_number)
         thoughts.append(thought)
         publish_thought(thought)
-        messages = [{"role": "system", "content": system}, {"role": "user", "content": f"Question: {query}"}]
+        # The last round describes no tools, so the model has to answer (as Dify's last iteration does).
+        last = round_number == rounds and rounds > 1
+        messages = [
+            {"role": "system", "content": system_prompt(instruction, {}) if last else system},
+            *(history or []),
+            {"role": "user", "content": f"Question: {query}"},
+        ]
         if scratchpad:
             messages.append({"role": "assistant", "content": scratchpad})
+            if ask_to_continue:
+                messages.append({"role": "user", "content": "continue"})
         started = time.perf_counter()
         stream = await react_model.stream(messages=messages, tools=None)
         chunks: list[str] = []
@@ -260,15 +277,32 @@ async def run_react(
             break
         if step.error is not None:
             observation = step.error
+            thought.observation = observation
         else:
             name = str(step.action)
             thought.tool = name
             thought.tool_input = json.dumps({name: step.action_input}, ensure_ascii=False)
             arguments = _arguments(tools.get(name), step.action_input)
             call = _Call(id=thought.id, name=name, arguments=json.dumps(arguments, ensure_ascii=False))
-            observation, error = await _answer_of(port, tools.get(name), call, user)
-            thought.tool_meta[name] = {"error": error}
+            produced: list[Any] = []
+            began = time.perf_counter()
+            observation, error = await _answer_of(port, tools.get(name), call, user, produced)
+            found = tools.get(name)
+            thought.tool_meta[name] = {
+                "time_cost": round(time.perf_counter() - began, 6),
+                "error": error,
+                "tool_config": {"tool_provider_type": found.provider_type} if found else {},
+            }
+            if found is not None and found.label:
+                thought.tool_labels = {name: {"en_US": found.label, "zh_Hans": found.label}}
+            if produced and publish_files is not None:
+                publish_files(thought, produced)
             thought.observation = json.dumps({name: observation}, ensure_ascii=False)
         publish_thought(thought)
         scratchpad += f"{text.rstrip()}\nObservation: {observation}\n"
+    else:
+        # The rounds ran out on an action: what the model last thought is the best answer there is.
+        answer = thoughts[-1].thought if thoughts else ""
+        if answer:
+            publish_text(answer)
     return AgentOutcome(answer=answer, usage=usage, thoughts=thoughts)
