@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -144,6 +145,15 @@ CODE_SANDBOX_PYTHON = env.str(
 CODE_SANDBOX_POOL_SIZE = env.int("CODE_SANDBOX_POOL_SIZE", default=2)  # warm workers per language
 # User code reaches the network only through the egress broker, under the SSRF rules above; false: none.
 CODE_SANDBOX_EGRESS = env.bool("CODE_SANDBOX_EGRESS", default=True)
+# Dify plugins (the plugins app): packages, environments and plugin data under PLUGIN_ROOT; PLUGIN_PYTHON
+# builds each plugin's venv; PLUGIN_PIP_ARGS are added to its `pip install` (e.g. --find-links, a cache
+# dir); a call to a plugin is cut after PLUGIN_CALL_TIMEOUT seconds.
+PLUGIN_ROOT = Path(env.str("PLUGIN_ROOT", default=str(VAR_DIR / "plugins")))
+PLUGIN_PYTHON = env.str("PLUGIN_PYTHON", default=sys.executable)
+PLUGIN_PIP_ARGS = env.list("PLUGIN_PIP_ARGS", default=[])
+PLUGIN_CALL_TIMEOUT = env.float("PLUGIN_CALL_TIMEOUT", default=120.0)
+PLUGIN_START_TIMEOUT = env.float("PLUGIN_START_TIMEOUT", default=60.0)
+PLUGIN_MAX_PACKAGE_BYTES = env.int("PLUGIN_MAX_PACKAGE_BYTES", default=50 * 1024 * 1024)
 # Knowledge search: `auto` picks sqlite-vec on SQLite and pgvector on PostgreSQL when they load, else exact
 # cosine search in the database; `sqlite-vec`, `pgvector`, `exact` or `qdrant` force one.
 VECTOR_STORE = env.str("VECTOR_STORE", default="auto")
@@ -209,6 +219,7 @@ INSTALLED_APPS = [
     "knowledge",
     "workflows",
     "apps",
+    "plugins",
 ]
 
 # Django's own middleware, as subclasses that skip the thread round trips Django makes for each hook under

@@ -15,6 +15,7 @@ urlpatterns = [
     path("console/api/", include("providers.urls")),
     path("console/api/", include("providers.tools.urls")),
     path("console/api/", include("knowledge.urls")),
+    path("console/api/", include("plugins.urls")),
     path("v1/", include("providers.service_api_urls")),
     path("v1/", include("knowledge.service_api_urls")),
     path("v1/", include("apps.service_api.urls")),

@@ -8,7 +8,8 @@ Parameters: the node's `tool_parameters` and `tool_configurations` are merged as
 (Dify's `cast_value`: "3" -> 3 for a number, "false" -> False for a boolean, ...).
 
 Messages: builtin and API tools yield the engine's `ToolMessage`s (text, json, file/image), which the
-tool node turns into its `text`, `json` and `files` outputs exactly as Dify's node does. Failures raise
+tool node turns into its `text`, `json` and `files` outputs exactly as Dify's node does. Tools of
+installed Dify plugins (`author/plugin/provider`) go to the backend the plugins app registers. Failures raise
 exceptions named as Dify's (`ToolProviderNotFoundError`, `ToolInvokeError`, ...), whose class name the
 node reports as `error_type`. MCP tools are called on the workspace's MCP server (`mcp_tools`). Provider
 types not available here (plugin, workflow, ...) fail with a message naming the type.
@@ -60,6 +61,32 @@ _workflow_tools: WorkflowToolBackend | None = None
 def register_workflow_tools(backend: WorkflowToolBackend) -> None:
     global _workflow_tools
     _workflow_tools = backend
+
+
+class PluginToolsBackend(Protocol):
+    """Tools of installed Dify plugins (`author/plugin/provider` ids); the plugins app registers its
+    implementation at start-up (`register_plugin_tools`), so this module never imports it."""
+
+    def handles(self, provider_id: str) -> bool: ...
+
+    async def tool_spec(self, *, tenant_id: str, provider_id: str, tool_name: str) -> ToolSpec: ...
+
+    def invoke(self, port: TenantToolPort, request: ToolRequest) -> AsyncIterator[ToolMessage]: ...
+
+
+_plugin_tools: PluginToolsBackend | None = None
+
+
+def register_plugin_tools(backend: PluginToolsBackend) -> None:
+    global _plugin_tools
+    _plugin_tools = backend
+
+
+def _plugin_backend(provider_id: str) -> PluginToolsBackend | None:
+    """The plugin backend when `provider_id` is a plugin's and no builtin provider answers to it."""
+    if _plugin_tools is not None and builtin_provider(provider_id) is None and _plugin_tools.handles(provider_id):
+        return _plugin_tools
+    return None
 
 
 def _workflow_backend(provider_id: str) -> WorkflowToolBackend:
@@ -132,6 +159,9 @@ class TenantToolPort:
     async def tool_spec(self, *, provider_type: str, provider_id: str, tool_name: str) -> ToolSpec:
         """The function an agent's model may call for this tool: name, LLM description, JSON Schema."""
         if provider_type in ("builtin", "plugin"):
+            plugins = _plugin_backend(provider_id)
+            if plugins is not None:
+                return await plugins.tool_spec(tenant_id=self.tenant_id, provider_id=provider_id, tool_name=tool_name)
             provider = builtin_provider(provider_id)
             tool = provider.tool(tool_name) if provider else None
             if tool is None:
@@ -186,6 +216,11 @@ class TenantToolPort:
             yield message
 
     async def _builtin(self, request: ToolRequest) -> AsyncIterator[ToolMessage]:
+        plugins = _plugin_backend(request.provider_id)
+        if plugins is not None:
+            async for message in plugins.invoke(self, request):
+                yield message
+            return
         provider = builtin_provider(request.provider_id)
         if provider is None:
             if request.provider_type == "plugin":

@@ -6,7 +6,7 @@ Provider ids are accepted in Dify's plugin form (`langgenius/openai/openai`, as 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
 
@@ -25,16 +25,36 @@ __all__ = [
 ]
 
 
+# Providers that come and go at run time (installed Dify plugins), keyed by their full id
+# (`author/plugin/provider`); called on each lookup, so it must be cheap (the plugins app caches).
+ProviderSource = Callable[[], Mapping[str, ProviderSchema]]
+
+
 class Catalogue:
     def __init__(self, providers: Mapping[str, ProviderSchema]) -> None:
         self._providers = dict(providers)
+        self._sources: list[ProviderSource] = []
+
+    def add_source(self, source: ProviderSource) -> None:
+        """Register run-time providers (the plugins app does, at start-up); never imported from here."""
+        if source not in self._sources:
+            self._sources.append(source)
+
+    def _extra(self) -> dict[str, ProviderSchema]:
+        extra: dict[str, ProviderSchema] = {}
+        for source in self._sources:
+            extra.update(source())
+        return extra
 
     def providers(self) -> list[ProviderSchema]:
-        return list(self._providers.values())
+        return [*self._providers.values(), *self._extra().values()]
 
     def resolve_id(self, provider_id: str) -> str:
-        """`langgenius/openai/openai`, `langgenius/openai` or `openai` -> `openai`; unknown ids raise."""
+        """`langgenius/openai/openai`, `langgenius/openai` or `openai` -> `openai`; unknown ids raise. An
+        installed plugin's full id resolves to itself (it wins over the built-in provider it may shadow)."""
         candidate = (provider_id or "").strip().strip("/")
+        if self._sources and candidate in self._extra():
+            return candidate
         if "/" in candidate:
             # plugin_id/provider: the provider name is the last segment (`org/plugin/provider`), but
             # `org/plugin` alone (seen in some exports) names the plugin, whose provider shares its name.
@@ -44,7 +64,9 @@ class Catalogue:
         return candidate
 
     def provider(self, provider_id: str) -> ProviderSchema:
-        return self._providers[self.resolve_id(provider_id)]
+        resolved = self.resolve_id(provider_id)
+        found = self._providers.get(resolved)
+        return found if found is not None else self._extra()[resolved]
 
     def model_schema(
         self,

@@ -1,0 +1,2 @@
+"""The plugin runtime: virtual environments per requirement set, plugin processes pooled per plugin
+version, the stdio protocol. Plain Python (no Django): `plugins.services` configures it from settings."""
