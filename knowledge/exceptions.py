@@ -98,3 +98,15 @@ __all__ = [
     "SegmentNotFound",
     "TooManyFiles",
 ]
+
+
+class ExternalKnowledgeApiNotFound(NotFound):
+    message = "API template not found."
+
+
+class ExternalKnowledgeUnavailable(ApiError):
+    """The user's external knowledge endpoint failed or answered garbage (not our 500)."""
+
+    code = "external_knowledge_api_error"
+    status = 400
+    message = "External knowledge API failed."

@@ -16,6 +16,7 @@ from typing import Any
 from django.db import models
 
 from accounts.models import TenantScopedModel, TimestampedModel
+from dify_project.crypto import EncryptedTextField
 
 DEFAULT_RETRIEVAL_MODEL: dict[str, Any] = {
     "search_method": "semantic_search",
@@ -343,3 +344,35 @@ class DatasetMetadataBinding(TenantScopedModel):
 
     def __str__(self) -> str:
         return f"{self.metadata_id} on {self.document_id}"
+
+
+class ExternalKnowledgeApi(TenantScopedModel):
+    """A user's own retrieval endpoint (Dify's external knowledge API): ``POST {endpoint}/retrieval``
+    with a bearer key. The key is encrypted at rest and masked in every answer."""
+
+    name = models.CharField(max_length=255)
+    description = models.CharField(max_length=255, blank=True, default="")
+    endpoint = models.CharField(max_length=2048)
+    api_key = EncryptedTextField()
+    created_by = models.UUIDField(null=True, blank=True)
+    updated_by = models.UUIDField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "created_at"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ExternalKnowledgeBinding(TenantScopedModel):
+    """Which external knowledge (an id the endpoint knows) a dataset with provider ``external`` reads."""
+
+    dataset = models.OneToOneField(Dataset, on_delete=models.CASCADE, related_name="external_binding")
+    external_knowledge_api = models.ForeignKey(
+        ExternalKnowledgeApi, on_delete=models.CASCADE, related_name="bindings"
+    )
+    external_knowledge_id = models.CharField(max_length=512)
+    created_by = models.UUIDField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.dataset_id} reads {self.external_knowledge_id}"

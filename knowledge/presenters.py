@@ -37,6 +37,9 @@ def datasets(
         Document.objects.filter(dataset__in=rows).order_by("position").values_list("dataset_id", "doc_form")
     ):
         doc_forms.setdefault(dataset_id, doc_form)
+    from knowledge.services.external import external_info
+
+    externals = {d.id: external_info(d) for d in rows}  # no query for a dataset that is not external
     out = []
     for dataset in rows:
         stat = stats[dataset.id]
@@ -67,8 +70,8 @@ def datasets(
                 "summary_index_setting": None,
                 "tags": [],
                 "doc_form": doc_forms.get(dataset.id),
-                "external_knowledge_info": None,
-                "external_retrieval_model": None,
+                "external_knowledge_info": externals[dataset.id][0],
+                "external_retrieval_model": externals[dataset.id][1],
                 "doc_metadata": [
                     {"id": str(f.id), "name": f.name, "type": f.type} for f in fields_by_dataset[dataset.id]
                 ],

@@ -32,13 +32,20 @@ def _reranking(config: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def _manual_conditions(filtering: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Only manual conditions filter here; automatic (LLM-derived) filtering is not supported and
-    retrieves unfiltered."""
-    if not filtering or filtering.get("mode") != "manual":
-        return None
-    conditions = filtering.get("conditions")
-    return conditions if isinstance(conditions, dict) else None
+def _filtering(filtering: dict[str, Any] | None) -> dict[str, Any]:
+    """The node's metadata filtering as MultiRequest fields: manual conditions, or automatic (a model
+    writes them; see ``knowledge.retrieval.metadata.automatic_conditions``)."""
+    mode = (filtering or {}).get("mode")
+    if mode == "automatic":
+        model = filtering.get("model")
+        return {
+            "metadata_filtering_mode": "automatic",
+            "metadata_model": model if isinstance(model, dict) else None,
+        }
+    conditions = (filtering or {}).get("conditions")
+    if mode != "manual" or not isinstance(conditions, dict):
+        return {}
+    return {"metadata_filtering": conditions}
 
 
 class TenantRetrievalPort:
@@ -59,8 +66,8 @@ class TenantRetrievalPort:
                 mode=request.mode,
                 top_k=request.top_k,
                 score_threshold=request.score_threshold,
-                metadata_filtering=_manual_conditions(request.metadata_filtering),
                 single_model=request.single_model,
+                **_filtering(request.metadata_filtering),
                 **rerank,
             ),
             app_id=self.app_id,
@@ -114,9 +121,13 @@ async def retrieve_context(
     threshold = (
         dataset_configs.get("score_threshold") if dataset_configs.get("score_threshold_enabled") else None
     )
-    filtering = None
-    if dataset_configs.get("metadata_filtering_mode") == "manual":
-        filtering = dataset_configs.get("metadata_filtering_conditions")
+    filtering = _filtering(
+        {
+            "mode": dataset_configs.get("metadata_filtering_mode"),
+            "conditions": dataset_configs.get("metadata_filtering_conditions"),
+            "model": dataset_configs.get("metadata_model_config"),
+        }
+    )
     records = await retrieve(
         tenant_id=str(tenant_id),
         request=MultiRequest(
@@ -125,8 +136,8 @@ async def retrieve_context(
             mode="single" if dataset_configs.get("retrieval_model") == "single" else "multiple",
             top_k=int(dataset_configs.get("top_k") or 4),
             score_threshold=float(threshold) if threshold is not None else None,
-            metadata_filtering=filtering if isinstance(filtering, dict) else None,
             single_model=model,
+            **filtering,
             **_reranking(dataset_configs),
         ),
         app_id=app_id,

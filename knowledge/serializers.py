@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from knowledge.retrieval.metadata import OPERATORS
+
 PERMISSIONS = ("only_me", "all_team_members", "partial_members")
 TECHNIQUES = ("high_quality", "economy")
 
@@ -99,6 +101,65 @@ class ChildChunkIn(serializers.Serializer):
     content = serializers.CharField(trim_whitespace=False)
 
 
+SEARCH_METHODS = ("semantic_search", "full_text_search", "hybrid_search", "keyword_search")
+
+
+class RerankingModelIn(serializers.Serializer):
+    reranking_provider_name = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    reranking_model_name = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+
+
+class VectorSettingIn(serializers.Serializer):
+    vector_weight = serializers.FloatField(min_value=0, max_value=1)
+    embedding_provider_name = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    embedding_model_name = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+
+
+class KeywordSettingIn(serializers.Serializer):
+    keyword_weight = serializers.FloatField(min_value=0, max_value=1)
+
+
+class WeightsIn(serializers.Serializer):
+    """Dify's WeightModel: the weighted-score reranker's two halves."""
+
+    weight_type = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    vector_setting = VectorSettingIn(required=False, allow_null=True)
+    keyword_setting = KeywordSettingIn(required=False, allow_null=True)
+
+
+class ConditionIn(serializers.Serializer):
+    name = serializers.CharField(max_length=255)
+    comparison_operator = serializers.ChoiceField(OPERATORS)
+    value = serializers.JSONField(required=False, allow_null=True)
+
+
+class MetadataFilteringIn(serializers.Serializer):
+    logical_operator = serializers.ChoiceField(("and", "or"), required=False, default="and")
+    conditions = ConditionIn(many=True, required=False, allow_null=True)
+
+
+class RetrievalModelIn(serializers.Serializer):
+    """Dify's RetrievalModel (a dataset's ``retrieval_model``, or a retrieve request's)."""
+
+    search_method = serializers.ChoiceField(SEARCH_METHODS, required=False, default="semantic_search")
+    reranking_enable = serializers.BooleanField(required=False, default=False)
+    reranking_mode = serializers.ChoiceField(
+        ("reranking_model", "weighted_score"), required=False, allow_null=True, allow_blank=True
+    )
+    reranking_model = RerankingModelIn(required=False, allow_null=True)
+    weights = WeightsIn(required=False, allow_null=True)
+    top_k = serializers.IntegerField(required=False, min_value=1, max_value=100)
+    score_threshold_enabled = serializers.BooleanField(required=False, default=False)
+    score_threshold = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=1)
+    metadata_filtering_conditions = MetadataFilteringIn(required=False, allow_null=True)
+
+
+class ExternalRetrievalModelIn(serializers.Serializer):
+    top_k = serializers.IntegerField(required=False, min_value=1, max_value=100, default=2)
+    score_threshold = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=1)
+    score_threshold_enabled = serializers.BooleanField(required=False, default=False)
+
+
 class HitTestingIn(serializers.Serializer):
     query = serializers.CharField(
         max_length=250,
@@ -108,9 +169,11 @@ class HitTestingIn(serializers.Serializer):
             "blank": "Query or attachment_ids is required",
         },
     )
-    retrieval_model = serializers.DictField(required=False, allow_null=True)
-    external_retrieval_model = serializers.DictField(required=False, allow_null=True)
+    retrieval_model = RetrievalModelIn(required=False, allow_null=True)
+    external_retrieval_model = ExternalRetrievalModelIn(required=False, allow_null=True)
     attachment_ids = serializers.ListField(required=False, allow_null=True)
+    # The console's external-hit-testing (and a retrieve on an external dataset) take them here.
+    metadata_filtering_conditions = MetadataFilteringIn(required=False, allow_null=True)
 
 
 class MetadataIn(serializers.Serializer):

@@ -496,7 +496,7 @@ class RetrieveApi(KnowledgeApiView):
         data = self.validate(s.HitTestingIn, request.data)
         if not data["query"].strip():
             raise errors.InvalidParam("Query or attachment_ids is required", params="query")
-        if dataset.indexing_technique is None:
+        if dataset.indexing_technique is None and dataset.provider != "external":
             raise errors.DatasetNotInitialized()
         return Response(
             run_async(
@@ -504,6 +504,8 @@ class RetrieveApi(KnowledgeApiView):
                 dataset=dataset,
                 query=data["query"],
                 retrieval_model=data.get("retrieval_model"),
+                external_retrieval_model=data.get("external_retrieval_model"),
+                metadata_filtering_conditions=data.get("metadata_filtering_conditions"),
                 account_id=self.account_id(request),
             )
         )

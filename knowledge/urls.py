@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from knowledge import external_views as x
 from knowledge import views as v
 
 D = "datasets/<str:dataset_id>"
@@ -13,7 +14,12 @@ urlpatterns = [
     path("datasets/api-keys/<str:api_key_id>", v.DatasetApiKeyApi.as_view()),
     path("datasets/process-rule", v.ProcessRuleApi.as_view()),
     path("datasets/indexing-estimate", v.IndexingEstimateApi.as_view()),
+    path("datasets/external-knowledge-api", x.ExternalApiListApi.as_view()),
+    path("datasets/external-knowledge-api/<str:api_id>", x.ExternalApiApi.as_view()),
+    path("datasets/external-knowledge-api/<str:api_id>/use-check", x.ExternalApiUseCheckApi.as_view()),
+    path("datasets/external", x.ExternalDatasetCreateApi.as_view()),
     path(D, v.DatasetApi.as_view()),
+    path(f"{D}/external-hit-testing", x.ExternalHitTestingApi.as_view()),
     path(f"{D}/documents", v.DocumentListApi.as_view()),
     path(f"{D}/documents/status/<str:action>/batch", v.DocumentStatusBatchApi.as_view()),
     path(f"{D}/batch/<str:batch>/indexing-status", v.BatchIndexingStatusApi.as_view()),

@@ -335,7 +335,7 @@ class HitTestingApi(ConsoleDatasetApiView):
     def post(self, request: Request, dataset_id: str) -> Response:
         dataset = self.dataset(request, dataset_id)
         data = self.validate(s.HitTestingIn, request.data)
-        if dataset.indexing_technique is None:
+        if dataset.indexing_technique is None and dataset.provider != "external":
             raise errors.DatasetNotInitialized()
         return Response(
             run_async(
@@ -343,6 +343,8 @@ class HitTestingApi(ConsoleDatasetApiView):
                 dataset=dataset,
                 query=data["query"],
                 retrieval_model=data.get("retrieval_model"),
+                external_retrieval_model=data.get("external_retrieval_model"),
+                metadata_filtering_conditions=data.get("metadata_filtering_conditions"),
                 account_id=request.user.id,
             )
         )

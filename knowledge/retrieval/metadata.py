@@ -203,3 +203,76 @@ def documents_matching(
     for dataset_id, document_id in rows:
         matched[str(dataset_id)].append(str(document_id))
     return matched
+
+
+_AUTOMATIC_PROMPT = (
+    "You turn a question into filters over document metadata. The metadata fields are: {fields}. "
+    "Answer with JSON only, no prose: "
+    '{{"metadata_map": [{{"metadata_field_name": "<a field above>", "metadata_field_value": "<value>", '
+    '"comparison_operator": "<one of: {operators}>"}}]}}. '
+    "Use only fields the question is clearly about; none applies: an empty list."
+)
+
+
+def _metadata_field_names(datasets: Sequence[Dataset]) -> list[str]:
+    from knowledge.models import DatasetMetadata
+
+    names = DatasetMetadata.objects.filter(dataset__in=list(datasets)).values_list("name", flat=True)
+    return sorted(set(names))
+
+
+def _json_object(text: str) -> Any:
+    """The first JSON object in a model's answer (which may wrap it in a Markdown fence or prose)."""
+    import json
+
+    start = text.find("{")
+    while start != -1:
+        try:
+            return json.JSONDecoder().raw_decode(text[start:])[0]
+        except ValueError:
+            start = text.find("{", start + 1)
+    return None
+
+
+async def automatic_conditions(
+    *, tenant_id: str, datasets: Sequence[Dataset], query: str, model: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """Dify's automatic metadata filtering: the model (``{"provider", "name", "completion_params"}``)
+    reads the query and the datasets' metadata field names and answers ``{"metadata_map": [...]}``;
+    conditions on fields the datasets have, OR-ed (Dify's default). A model that fails or answers no
+    usable condition: no filter (the search runs unfiltered, as in Dify)."""
+    import logging
+
+    from dify_project.db import db_sync_to_async
+
+    if not model or not model.get("provider") or not model.get("name"):
+        return None
+    fields = await db_sync_to_async(_metadata_field_names)([d for d in datasets if d.provider != "external"])
+    if not fields:
+        return None
+    from providers.services.invocation import llm_invoke
+
+    prompt = _AUTOMATIC_PROMPT.format(fields=", ".join(fields), operators=", ".join(OPERATORS))
+    try:
+        result = await llm_invoke(
+            tenant_id=tenant_id,
+            provider=str(model["provider"]),
+            model=str(model["name"]),
+            messages=[{"role": "system", "content": prompt}, {"role": "user", "content": query}],
+            parameters=dict(model.get("completion_params") or {}),
+        )
+    except Exception:
+        logging.getLogger(__name__).warning("Automatic metadata filtering failed; unfiltered", exc_info=True)
+        return None
+    answer = _json_object(getattr(result, "text", "") or "")
+    items = answer.get("metadata_map") if isinstance(answer, dict) else None
+    conditions = [
+        {
+            "name": item["metadata_field_name"],
+            "comparison_operator": item.get("comparison_operator") or "is",
+            "value": item.get("metadata_field_value"),
+        }
+        for item in items or []
+        if isinstance(item, dict) and item.get("metadata_field_name") in fields
+    ]
+    return {"logical_operator": "or", "conditions": conditions} if conditions else None

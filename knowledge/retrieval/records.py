@@ -14,6 +14,7 @@ from knowledge.models import (
     IndexNode,
 )
 from knowledge.retrieval.settings import (
+    ExternalRecord,
     Record,
     Scored,
 )
@@ -21,10 +22,21 @@ from knowledge.retrieval.settings import (
 # --- results --------------------------------------------------------------------------------------------
 
 
-def build_records(items: Sequence[Scored]) -> list[Record]:
-    """Hits to Records: live segments only, child chunks folded into their parent (best score wins)."""
+def build_records(
+    items: Sequence[Scored], externals: dict[str, ExternalRecord] | None = None
+) -> list[Record | ExternalRecord]:
+    """Hits to Records: live segments only, child chunks folded into their parent (best score wins);
+    hits of external datasets (ids in `externals`) become their ExternalRecord with the final score."""
     if not items:
         return []
+    externals = externals or {}
+    outside: list[Record | ExternalRecord] = []
+    for item in items:
+        if item.node_id in externals:
+            external = externals[item.node_id]
+            external.score = item.score
+            outside.append(external)
+    items = [i for i in items if i.node_id not in externals]
     nodes = {
         n.node_id: n
         for n in IndexNode.objects.filter(node_id__in=[i.node_id for i in items]).only(
@@ -68,10 +80,9 @@ def build_records(items: Sequence[Scored]) -> list[Record]:
                     "score": item.score,
                 }
             )
-    ordered = sorted(records.values(), key=lambda r: r.score, reverse=True)
-    for record in ordered:
+    for record in records.values():
         record.child_chunks.sort(key=lambda c: c["score"], reverse=True)
-    return ordered
+    return sorted([*records.values(), *outside], key=lambda r: r.score, reverse=True)
 
 
 def segment_out(segment: DocumentSegment) -> dict[str, Any]:
@@ -103,6 +114,16 @@ def segment_out(segment: DocumentSegment) -> dict[str, Any]:
     }
 
 
+def external_hit_testing_record(record: ExternalRecord) -> dict[str, Any]:
+    """A ``records[]`` item of Dify's external hit testing answer."""
+    return {
+        "content": record.content,
+        "title": record.title,
+        "score": record.score,
+        "metadata": record.metadata,
+    }
+
+
 def hit_testing_record(record: Record) -> dict[str, Any]:
     """A ``records[]`` item of Dify's retrieve / hit-testing answer."""
     document = record.document
@@ -116,7 +137,7 @@ def hit_testing_record(record: Record) -> dict[str, Any]:
     }
     return {
         "segment": segment,
-        "child_chunks": record.child_chunks or None,
+        "child_chunks": record.child_chunks,  # [] when none matched, as Dify's answer now normalises
         "score": record.score,
         "tsne_position": None,
         "files": [],
@@ -124,8 +145,24 @@ def hit_testing_record(record: Record) -> dict[str, Any]:
     }
 
 
-def workflow_source(record: Record) -> dict[str, Any]:
+def workflow_source(record: Record | ExternalRecord) -> dict[str, Any]:
     """A knowledge-retrieval node ``result`` item's metadata/title/content (Dify's shape)."""
+    if isinstance(record, ExternalRecord):
+        return {
+            "metadata": {
+                "_source": "knowledge",
+                "dataset_id": str(record.dataset.id),
+                "dataset_name": record.dataset.name,
+                "document_id": record.metadata.get("document_id") or record.title,
+                "document_name": record.title,
+                "data_source_type": "external",
+                "retriever_from": "workflow",
+                "score": record.score,
+                "doc_metadata": record.metadata,
+            },
+            "title": record.title,
+            "content": record.content,
+        }
     segment, document, dataset = record.segment, record.document, record.dataset
     metadata = {
         "_source": "knowledge",
@@ -148,8 +185,29 @@ def workflow_source(record: Record) -> dict[str, Any]:
     return {"metadata": metadata, "title": document.name, "content": content}
 
 
-def retriever_resource(record: Record, *, position: int, retriever_from: str) -> dict[str, Any]:
+def retriever_resource(
+    record: Record | ExternalRecord, *, position: int, retriever_from: str
+) -> dict[str, Any]:
     """A ``retriever_resources[]`` item of a chat answer's metadata (Dify's RetrieverResource)."""
+    if isinstance(record, ExternalRecord):
+        return {
+            "position": position,
+            "dataset_id": str(record.dataset.id),
+            "dataset_name": record.dataset.name,
+            "document_id": record.metadata.get("document_id") or record.title,
+            "document_name": record.title,
+            "data_source_type": "external",
+            "segment_id": None,
+            "retriever_from": retriever_from,
+            "score": record.score,
+            "hit_count": None,
+            "word_count": None,
+            "segment_position": None,
+            "index_node_hash": None,
+            "content": record.content,
+            "doc_metadata": record.metadata,
+            "created_at": None,
+        }
     segment, document, dataset = record.segment, record.document, record.dataset
     content = f"question:{segment.content} \nanswer:{segment.answer}" if segment.answer else segment.content
     return {

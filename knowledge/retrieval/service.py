@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from dify_project.db import db_sync_to_async
@@ -21,10 +21,12 @@ from knowledge.models import (
     IndexingStatus,
 )
 from knowledge.retrieval.metadata import (
+    automatic_conditions,
     documents_matching,
 )
 from knowledge.retrieval.records import (
     build_records,
+    external_hit_testing_record,
     hit_testing_record,
 )
 from knowledge.retrieval.scoring import (
@@ -35,6 +37,7 @@ from knowledge.retrieval.scoring import (
     search_dataset,
 )
 from knowledge.retrieval.settings import (
+    ExternalRecord,
     Record,
     Scored,
     Settings,
@@ -65,7 +68,8 @@ def _record_queries(
     )
 
 
-def _count_hits(records: Sequence[Record]) -> None:
+def _count_hits(records: Sequence[Record | ExternalRecord]) -> None:
+    records = [r for r in records if isinstance(r, Record)]
     ids = [r.segment.id for r in records]
     if ids:
         DocumentSegment.objects.filter(id__in=ids).update(
@@ -75,11 +79,52 @@ def _count_hits(records: Sequence[Record]) -> None:
             record.segment.hit_count += 1
 
 
+async def external_hit_test(
+    *,
+    dataset: Dataset,
+    query: str,
+    retrieval_model: dict[str, Any] | None,
+    metadata_filtering_conditions: dict[str, Any] | None,
+    account_id: Any,
+) -> dict[str, Any]:
+    """Dify's external hit testing: the endpoint's records as ``{content, title, score, metadata}``."""
+    from knowledge.services.external import external_retrieve
+
+    found = await external_retrieve(
+        dataset=dataset,
+        query=query,
+        retrieval_model=retrieval_model,
+        metadata_condition=metadata_filtering_conditions,
+        raise_errors=True,
+    )
+    await db_sync_to_async(_record_queries)(
+        [dataset], query, source="hit_testing", app_id=None, role="account", user=account_id
+    )
+    records = [ExternalRecord(dataset, r["content"], r["title"], r["score"], r["metadata"]) for r in found]
+    return {"query": {"content": query}, "records": [external_hit_testing_record(r) for r in records]}
+
+
 async def hit_test(
-    *, dataset: Dataset, query: str, retrieval_model: dict[str, Any] | None, account_id: Any
+    *,
+    dataset: Dataset,
+    query: str,
+    retrieval_model: dict[str, Any] | None,
+    account_id: Any,
+    external_retrieval_model: dict[str, Any] | None = None,
+    metadata_filtering_conditions: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Dify's hit testing / ``retrieve``: the dataset's (or the request's) retrieval model; writes a
-    DatasetQuery (source ``hit_testing``); ``{query: {content}, records: [...]}``."""
+    DatasetQuery (source ``hit_testing``); ``{query: {content}, records: [...]}``. An external dataset
+    asks its endpoint (``external_retrieval_model``, the filter passed on as ``metadata_condition``)."""
+    if dataset.provider == "external":
+        return await external_hit_test(
+            dataset=dataset,
+            query=query,
+            retrieval_model=external_retrieval_model,
+            metadata_filtering_conditions=metadata_filtering_conditions
+            or (retrieval_model or {}).get("metadata_filtering_conditions"),
+            account_id=account_id,
+        )
     model = retrieval_model or dataset.retrieval_model or None
     settings = Settings.from_retrieval_model(model, default_top_k=4)
     filtering = (model or {}).get("metadata_filtering_conditions")
@@ -117,6 +162,10 @@ class MultiRequest:
     weights: dict[str, Any] | None = None
     metadata_filtering: dict[str, Any] | None = None  # manual conditions
     single_model: dict[str, Any] | None = None  # {"provider", "name"} routing model for "single"
+    # "automatic": a model (``metadata_model``, {"provider", "name", "completion_params"}) writes the
+    # conditions from the query and the datasets' metadata field names.
+    metadata_filtering_mode: str = "manual"
+    metadata_model: dict[str, Any] | None = None
 
 
 def _available_datasets(tenant_id: str, dataset_ids: Sequence[str]) -> list[Dataset]:
@@ -134,7 +183,10 @@ def _available_datasets(tenant_id: str, dataset_ids: Sequence[str]) -> list[Data
         dataset=OuterRef("pk"), indexing_status=IndexingStatus.COMPLETED, enabled=True, archived=False
     )
     rows = {
-        d.id: d for d in Dataset.objects.for_tenant(tenant_id).filter(id__in=ids).filter(Exists(available))
+        d.id: d
+        for d in Dataset.objects.for_tenant(tenant_id)
+        .filter(id__in=ids)
+        .filter(Exists(available) | Q(provider="external"))
     }
     return [rows[i] for i in ids if i in rows]
 
@@ -197,25 +249,35 @@ async def retrieve(
     datasets = await db_sync_to_async(_available_datasets)(str(tenant_id), request.dataset_ids)
     if not datasets or not request.query:
         return []
-    matched = await db_sync_to_async(documents_matching)(datasets, request.metadata_filtering)
+    filtering = request.metadata_filtering
+    if request.metadata_filtering_mode == "automatic":
+        filtering = await automatic_conditions(
+            tenant_id=str(tenant_id), datasets=datasets, query=request.query, model=request.metadata_model
+        )
+    internal = [d for d in datasets if d.provider != "external"]
+    matched = await db_sync_to_async(documents_matching)(internal, filtering)
     vector_cache: dict[tuple[str, str], list[float]] = {}
+    externals: dict[str, ExternalRecord] = {}
+
+    async def one(dataset: Dataset, default_top_k: int = 2) -> list[Scored]:
+        if dataset.provider == "external":
+            return await _search_external(dataset, request.query, filtering, externals)
+        settings = Settings.from_retrieval_model(dataset.retrieval_model, default_top_k=default_top_k)
+        ids = matched[str(dataset.id)] if matched is not None else None
+        if ids == []:
+            return []
+        return await search_dataset(
+            dataset, request.query, settings, document_ids=ids, vector_cache=vector_cache
+        )
+
     if request.mode == "single":
         chosen = await _route_single(str(tenant_id), datasets, request.query, request.single_model)
         if chosen is None:
             return []
-        settings = Settings.from_retrieval_model(chosen.retrieval_model, default_top_k=2)
-        ids = matched[str(chosen.id)] if matched is not None else None
-        items = [] if ids == [] else await search_dataset(chosen, request.query, settings, document_ids=ids)
+        items = await one(chosen)
         searched = [chosen]
     else:
-        searched = [d for d in datasets if matched is None or matched[str(d.id)]]
-
-        async def one(dataset: Dataset) -> list[Scored]:
-            settings = Settings.from_retrieval_model(dataset.retrieval_model, default_top_k=2)
-            ids = matched[str(dataset.id)] if matched is not None else None
-            return await search_dataset(
-                dataset, request.query, settings, document_ids=ids, vector_cache=vector_cache
-            )
+        searched = [d for d in datasets if d.provider == "external" or matched is None or matched[str(d.id)]]
 
         groups = await asyncio.gather(*(one(d) for d in searched))
         items = [item for group in groups for item in group]
@@ -239,7 +301,7 @@ async def retrieve(
             by_id = {str(d.id): d for d in searched}
             vectors: dict[str, list[float]] = {}
             for dataset in searched:
-                if dataset.indexing_technique == "high_quality":
+                if dataset.indexing_technique == "high_quality" and dataset.provider != "external":
                     key = f"{dataset.embedding_model_provider}/{dataset.embedding_model}"
                     vectors[key] = await _query_vector(dataset, request.query, vector_cache)
             items = await _weighted(
@@ -250,10 +312,28 @@ async def retrieve(
                 datasets=by_id,
             )
         items = _cut(items, top_k=request.top_k, threshold=request.score_threshold)
-    records = await db_sync_to_async(build_records)(items)
+    records = await db_sync_to_async(build_records)(items, externals)
     await db_sync_to_async(_record_queries)(
         searched, request.query, source="app", app_id=app_id, role=user_role, user=user_id
     )
     if count_hits:
         await db_sync_to_async(_count_hits)(records)
     return records
+
+
+async def _search_external(
+    dataset: Dataset, query: str, filtering: dict[str, Any] | None, externals: dict[str, ExternalRecord]
+) -> list[Scored]:
+    """An external dataset's records as scored items (ids kept in `externals` for the result builder)."""
+    from knowledge.services.external import external_retrieve
+
+    found = await external_retrieve(dataset=dataset, query=query, metadata_condition=filtering)
+    items = []
+    for position, record in enumerate(found):
+        node_id = f"external:{dataset.id}:{position}"
+        metadata = {**record["metadata"], "_source": "external"}
+        externals[node_id] = ExternalRecord(
+            dataset, record["content"], record["title"], record["score"], metadata
+        )
+        items.append(Scored(node_id, record["score"], str(dataset.id), record["content"]))
+    return items

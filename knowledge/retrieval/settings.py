@@ -86,3 +86,17 @@ class Record:
         if self.segment.answer:
             return f"question:{self.segment.content} answer:{self.segment.answer}"
         return self.segment.content
+
+
+@dataclass
+class ExternalRecord:
+    """One result from a dataset's external knowledge API (Dify's ``_source: external`` document)."""
+
+    dataset: Dataset
+    content: str
+    title: str | None
+    score: float
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def context_text(self) -> str:
+        return self.content

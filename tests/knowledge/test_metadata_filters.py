@@ -51,7 +51,10 @@ def names(dataset, documents, filtering) -> set[str]:
 
 
 def one(name: str, operator: str, value=None) -> dict:
-    return {"logical_operator": "and", "conditions": [{"name": name, "comparison_operator": operator, "value": value}]}
+    return {
+        "logical_operator": "and",
+        "conditions": [{"name": name, "comparison_operator": operator, "value": value}],
+    }
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,7 @@ def test_semantic_search_finds_the_chunk_whose_meaning_matches(animals):
     assert result["records"][0]["score"] == pytest.approx(1.0, abs=1e-5)
     assert len(result["records"]) == 2
     record = result["records"][0]
-    assert record["segment"]["document"]["name"] == "doc.txt" and record["child_chunks"] is None
+    assert record["segment"]["document"]["name"] == "doc.txt" and record["child_chunks"] == []
     assert DatasetQuery.objects.filter(dataset=animals, source="hit_testing").count() == 1
 
 
