@@ -6,8 +6,16 @@ from __future__ import annotations
 
 import pytest
 
+from tests.knowledge.conftest import (  # noqa: F401 - fixtures, used by name
+    enqueued,
+    index_text,
+    make_dataset,
+    other_workspace,
+    workspace,
+)
 from tests.providers_django.given import compatible_values, custom_model
 from tests.service_api.conftest import setup  # noqa: F401 - a fixture, used by name
+from tests.tools.conftest import allow_private, http_server  # noqa: F401 - fixtures, used by name
 
 PLAIN_MODEL = "plain-chat"  # an OpenAI-compatible model whose features lack tool calling
 
