@@ -149,6 +149,7 @@ CODE_SANDBOX_EGRESS = env.bool("CODE_SANDBOX_EGRESS", default=True)
 # builds each plugin's venv; PLUGIN_PIP_ARGS are added to its `pip install` (e.g. --find-links, a cache
 # dir); a call to a plugin is cut after PLUGIN_CALL_TIMEOUT seconds.
 PLUGIN_ROOT = Path(env.str("PLUGIN_ROOT", default=str(VAR_DIR / "plugins")))
+PLUGIN_ENVS_DIR = Path(env.str("PLUGIN_ENVS_DIR", default=str(PLUGIN_ROOT / "envs")))
 PLUGIN_PYTHON = env.str("PLUGIN_PYTHON", default=sys.executable)
 PLUGIN_PIP_ARGS = env.list("PLUGIN_PIP_ARGS", default=[])
 PLUGIN_CALL_TIMEOUT = env.float("PLUGIN_CALL_TIMEOUT", default=120.0)

@@ -163,13 +163,15 @@ def _tool_provider(archive: zipfile.ZipFile, path: str, members: list[str]) -> d
     identity = data.get("identity") or {}
     _require(identity.get("name"), f"{path}: identity.name is required")
     source = ((data.get("extra") or {}).get("python") or {}).get("source")
-    _require(source in members, f"{path}: extra.python.source is missing from the package")
+    _require(source in members, f"{path}: extra.python.source {source} is missing from the package")
     tools: list[dict[str, Any]] = []
     for tool_path in data.get("tools") or []:
         tool = _yaml(archive, str(tool_path))
         _require((tool.get("identity") or {}).get("name"), f"{tool_path}: identity.name is required")
         tool_source = ((tool.get("extra") or {}).get("python") or {}).get("source")
-        _require(tool_source in members, f"{tool_path}: extra.python.source is missing from the package")
+        _require(
+            tool_source in members, f"{tool_path}: extra.python.source {tool_source} is missing from the package"
+        )
         tools.append(tool)
     data["tools"] = tools
     return data

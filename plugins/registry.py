@@ -60,7 +60,7 @@ def package_path(checksum: str) -> Path:
 
 
 def envs_dir() -> Path:
-    return root() / "envs"
+    return Path(settings.PLUGIN_ENVS_DIR)
 
 
 # --- the index ---------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -30,6 +31,8 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 logger = logging.getLogger("plugins.runtime")
+
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)\b(: .*)?$")
 
 # A reverse call's handler: the plugin's request -> the response chunks to send back.
 Backwards = Callable[[Mapping[str, Any]], AsyncIterator[Mapping[str, Any]]]
@@ -106,8 +109,10 @@ class PluginProcess:
         while not self._ready.wait(0.05):
             if self._exited.is_set() or self._process.poll() is not None:
                 self._exited.wait(1)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self._process.wait(5)
                 raise PluginStartError(
-                    f"plugin {self.name} exited while starting (code {self._process.returncode}): {self.stderr_tail()}",
+                    f"plugin {self.name} exited while starting (code {self._process.returncode}): {self.failure_reason()}",
                     error_type="PluginStartError",
                 )
             if time.monotonic() > deadline:
@@ -133,6 +138,17 @@ class PluginProcess:
             os.killpg(self._process.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self._process.wait(5)
+
+    def failure_reason(self) -> str:
+        """The exception a dying plugin printed (the traceback's last line), before interpreter-shutdown
+        noise ("Exception ignored in ..."); else the end of its stderr."""
+        found = None
+        for line in self._stderr:
+            if line.startswith("Exception ignored"):
+                break
+            if _EXCEPTION_LINE.match(line):
+                found = line
+        return found or self.stderr_tail()
 
     def stderr_tail(self, lines: int = 8) -> str:
         tail = list(self._stderr)[-lines:]
@@ -186,7 +202,7 @@ class PluginProcess:
         finally:
             self._exited.set()
             code = self._process.wait()
-            reason = f"plugin {self.name} exited (code {code}): {self.stderr_tail()}"
+            reason = f"plugin {self.name} exited (code {code}): {self.failure_reason()}"
             with self._lock:
                 sessions = list(self._sessions)
             for session_id in sessions:
