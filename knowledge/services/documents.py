@@ -29,7 +29,7 @@ from knowledge.services.datasets import resolve_embedding_model, validate_retrie
 from knowledge.services.indexing import RUNNING, remove_document_nodes
 from knowledge.services.process_rules import validate_process_rule
 
-DOC_FORMS = (DocForm.TEXT, DocForm.HIERARCHICAL)
+DOC_FORMS = (DocForm.TEXT, DocForm.HIERARCHICAL, DocForm.QA)
 
 
 def new_batch() -> str:
@@ -108,7 +108,8 @@ def upload_for_dataset(
 def _check_doc_form(dataset: Dataset, doc_form: str) -> None:
     if doc_form not in DOC_FORMS:
         raise errors.InvalidParam(
-            f"doc_form {doc_form} is not supported (text_model or hierarchical_model).", params="doc_form"
+            f"doc_form {doc_form} is not supported (text_model, hierarchical_model or qa_model).",
+            params="doc_form",
         )
     existing = Document.objects.filter(dataset=dataset).values_list("doc_form", flat=True).first()
     if existing and existing != doc_form:

@@ -248,7 +248,17 @@ def document_index(*, document_id: str) -> bool:
         chunks = split.split_pages(pages, mode=mode, rules=rules, doc_form=document.doc_form)
         _set(document, indexing_status=IndexingStatus.SPLITTING, cleaning_completed_at=timezone.now())
         _check_paused(document)
-        segments, children = _save_segments(document, chunks)
+        answers: list[str] | None = None
+        if document.doc_form == DocForm.QA:  # a model turns each chunk into question-answer pairs
+            from knowledge.services import qa
+
+            pairs = qa.qa_chunks(
+                tenant_id=str(document.tenant_id),
+                texts=[c.content for c in chunks],
+                language=document.doc_language or "English",
+            )
+            chunks, answers = qa.as_chunks(pairs), [answer for _, answer in pairs]
+        segments, children = _save_segments(document, chunks, answers=answers)
         _set(document, indexing_status=IndexingStatus.INDEXING, splitting_completed_at=timezone.now())
         tokens = 0
         for start in range(0, len(segments), EMBED_BATCH):
@@ -284,9 +294,10 @@ def document_index(*, document_id: str) -> bool:
 
 @transaction.atomic
 def _save_segments(
-    document: Document, chunks: Sequence[split.Chunk]
+    document: Document, chunks: Sequence[split.Chunk], *, answers: Sequence[str] | None = None
 ) -> tuple[list[DocumentSegment], dict[Any, list[ChildChunk]]]:
-    """Replace the document's segments with these chunks (a re-run starts clean)."""
+    """Replace the document's segments with these chunks (a re-run starts clean); `answers`, one per
+    chunk, in Q&A mode."""
     remove_document_nodes([document.id])
     DocumentSegment.objects.filter(document=document).delete()
     segments = [
@@ -296,7 +307,8 @@ def _save_segments(
             document=document,
             position=position,
             content=chunk.content,
-            word_count=len(chunk.content),
+            answer=answers[position - 1] if answers is not None else None,
+            word_count=len(chunk.content) + (len(answers[position - 1]) if answers is not None else 0),
             index_node_id=str(uuid.uuid4()),
             index_node_hash=split.text_hash(chunk.content),
             status=SegmentStatus.WAITING,
