@@ -170,7 +170,8 @@ def _tool_provider(archive: zipfile.ZipFile, path: str, members: list[str]) -> d
         _require((tool.get("identity") or {}).get("name"), f"{tool_path}: identity.name is required")
         tool_source = ((tool.get("extra") or {}).get("python") or {}).get("source")
         _require(
-            tool_source in members, f"{tool_path}: extra.python.source {tool_source} is missing from the package"
+            tool_source in members,
+            f"{tool_path}: extra.python.source {tool_source} is missing from the package",
         )
         tools.append(tool)
     data["tools"] = tools

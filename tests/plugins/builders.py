@@ -209,7 +209,9 @@ import hashlib
 
 from dify_plugin import TextEmbeddingModel
 from dify_plugin.entities.model import EmbeddingInputType
-from dify_plugin.entities.model.text_embedding import TextEmbeddingResult
+from decimal import Decimal
+
+from dify_plugin.entities.model.text_embedding import EmbeddingUsage, TextEmbeddingResult
 from dify_plugin.errors.model import InvokeError
 
 
@@ -220,7 +222,9 @@ def vector(text: str) -> list[float]:
 
 class LoopbackEmbedding(TextEmbeddingModel):
     def _invoke(self, model, credentials, texts, user=None, input_type=EmbeddingInputType.DOCUMENT):
-        usage = self._calc_response_usage(model, credentials, sum(len(t.split()) for t in texts))
+        tokens = sum(len(t.split()) for t in texts)
+        usage = EmbeddingUsage(tokens=tokens, total_tokens=tokens, unit_price=Decimal(0), price_unit=Decimal(0),
+                               total_price=Decimal(0), currency="USD", latency=0.0)
         return TextEmbeddingResult(model=model, embeddings=[vector(t) for t in texts], usage=usage)
 
     def get_num_tokens(self, model, credentials, texts):
@@ -372,3 +376,6 @@ def trouble_plugin() -> bytes:
         files[f"tools/{name}.yaml"] = tool_yaml(name, f"{name} tool")
         files[f"tools/{name}.py"] = tool_py(name.title(), body, imports)
     return package(files)
+
+
+PLUGINS = (model_plugin, tool_plugin, trouble_plugin)

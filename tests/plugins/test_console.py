@@ -20,7 +20,9 @@ def upload(client, content: bytes, name: str = "plugin.difypkg"):
 
 def install(client, identifier: str, capture) -> dict:
     with capture(execute=True):
-        response = client.post(f"{BASE}/install/pkg", {"plugin_unique_identifiers": [identifier]}, format="json")
+        response = client.post(
+            f"{BASE}/install/pkg", {"plugin_unique_identifiers": [identifier]}, format="json"
+        )
     assert response.status_code == 200, response.content
     return response.json()
 
@@ -48,7 +50,9 @@ def test_a_package_that_is_not_a_plugin_is_refused_in_difys_error_body(owner_cli
         assert body["code"] == "invalid_plugin_package"
         assert body["status"] == 400
         assert expected in body["message"]
-    assert not registry.root().joinpath("packages").exists() or not any(registry.root().joinpath("packages").iterdir())
+    assert not registry.root().joinpath("packages").exists() or not any(
+        registry.root().joinpath("packages").iterdir()
+    )
 
 
 def test_a_bad_manifest_field_is_named(owner_client) -> None:
@@ -99,7 +103,9 @@ def test_upload_install_list_uninstall(
     stranger_client = client_for(factories.member_factory(tenant=other, role="owner", email="s@example.com"))
     installation_id = listed["plugins"][0]["installation_id"]
     assert stranger_client.get(f"{BASE}/list").json()["plugins"] == []
-    refused = stranger_client.post(f"{BASE}/uninstall", {"plugin_installation_id": installation_id}, format="json")
+    refused = stranger_client.post(
+        f"{BASE}/uninstall", {"plugin_installation_id": installation_id}, format="json"
+    )
     assert refused.status_code == 404
 
     # when the owner uninstalls it, it is gone from the list and from this machine's index
@@ -112,7 +118,9 @@ def test_upload_install_list_uninstall(
 
 def test_installing_an_identifier_never_uploaded_is_refused(owner_client) -> None:
     response = owner_client.post(
-        f"{BASE}/install/pkg", {"plugin_unique_identifiers": ["tester/nothing:1.0.0@" + "0" * 64]}, format="json"
+        f"{BASE}/install/pkg",
+        {"plugin_unique_identifiers": ["tester/nothing:1.0.0@" + "0" * 64]},
+        format="json",
     )
     assert response.status_code == 400
     assert "was not uploaded" in response.json()["message"]
