@@ -43,14 +43,33 @@ class DataSourceFileInfo(serializers.Serializer):
     file_ids = serializers.ListField(child=serializers.CharField(), allow_empty=False)
 
 
+class WebsiteInfo(serializers.Serializer):
+    """Dify's ``website_info_list``: the pages are fetched by the indexing run itself (through the
+    guarded client), whatever crawler ``provider`` names."""
+
+    provider = serializers.CharField(required=False, allow_blank=True, default="url")
+    job_id = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    urls = serializers.ListField(
+        child=serializers.URLField(max_length=2048), allow_empty=False, max_length=100
+    )
+    only_main_content = serializers.BooleanField(required=False, default=True)
+
+
 class DataSourceInfoList(serializers.Serializer):
     data_source_type = serializers.CharField(required=False, default="upload_file")
-    file_info_list = DataSourceFileInfo()
+    file_info_list = DataSourceFileInfo(required=False)
+    website_info_list = WebsiteInfo(required=False)
 
 
 class DataSourceIn(serializers.Serializer):
-    type = serializers.ChoiceField(["upload_file"])
+    type = serializers.ChoiceField(["upload_file", "website_crawl"])
     info_list = DataSourceInfoList()
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        wanted = "file_info_list" if attrs["type"] == "upload_file" else "website_info_list"
+        if not attrs["info_list"].get(wanted):
+            raise serializers.ValidationError({"info_list": f"{wanted} is required for {attrs['type']}."})
+        return attrs
 
 
 class ConsoleDocumentsCreateIn(s.DocumentSettingsIn):
@@ -152,6 +171,31 @@ class DocumentListApi(ConsoleDatasetApiView):
 
         dataset = self.dataset(request, dataset_id)
         data = self.validate(ConsoleDocumentsCreateIn, request.data)
+        settings = {
+            "process_rule": data.get("process_rule"),
+            "indexing_technique": data.get("indexing_technique"),
+            "doc_form": data.get("doc_form") or "text_model",
+            "doc_language": data.get("doc_language") or "English",
+            "retrieval_model": data.get("retrieval_model"),
+            "embedding_model": data.get("embedding_model") or None,
+            "embedding_model_provider": data.get("embedding_model_provider") or None,
+            "created_from": "web",
+        }
+        if data["data_source"]["type"] == "website_crawl":
+            created, batch = [], None
+            for url in data["data_source"]["info_list"]["website_info_list"]["urls"]:
+                document, batch = document_services.document_create(
+                    dataset=dataset, account_id=request.user.id, name=url, url=url, **settings
+                )
+                created.append(document)
+            dataset.refresh_from_db()
+            return Response(
+                {
+                    "dataset": presenters.dataset(dataset),
+                    "documents": presenters.documents(created),
+                    "batch": batch,
+                }
+            )
         file_ids = data["data_source"]["info_list"]["file_info_list"]["file_ids"]
         uploads = []
         for file_id in file_ids:

@@ -132,10 +132,18 @@ def document_create(
     embedding_model: str | None = None,
     embedding_model_provider: str | None = None,
     created_from: str = "api",
+    url: str | None = None,
 ) -> tuple[Document, str]:
-    """A new document (``waiting``) and its batch id; indexing starts when the transaction commits."""
-    if text is None and upload_file is None:
+    """A new document (``waiting``) and its batch id; indexing starts when the transaction commits.
+    `url`: a web page, fetched by the indexing run through the guarded client (Dify's ``website_crawl``
+    source)."""
+    if text is None and upload_file is None and not url:
         raise errors.InvalidParam("Both 'text' and 'name' must be non-null values.")
+    if url:
+        from urllib.parse import urlparse
+
+        if urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc:
+            raise errors.InvalidParam("The URL must start with http:// or https://.", params="url")
     dataset = Dataset.objects.select_for_update().get(id=dataset.id)
     _check_doc_form(dataset, doc_form)
     _prepare_dataset(
@@ -148,12 +156,14 @@ def document_create(
     rule = _rule_for(dataset, process_rule, account_id)
     position = (Document.objects.filter(dataset=dataset).aggregate(m=Max("position"))["m"] or 0) + 1
     info = {"upload_file_id": str(upload_file.id)} if upload_file is not None else None
+    if url:
+        info = {"url": url, "provider": "url", "job_id": None, "only_main_content": True, "mode": "single"}
     batch = new_batch()
     document = Document.objects.create(
         tenant_id=dataset.tenant_id,
         dataset=dataset,
         position=position,
-        data_source_type="upload_file",
+        data_source_type="website_crawl" if url else "upload_file",
         data_source_info=info,
         upload_file=upload_file,
         dataset_process_rule=rule,

@@ -73,12 +73,39 @@ def document_pages(document: Document) -> list[str]:
     """The document's source as pages: its text, or its uploaded file extracted."""
     if document.text is not None:
         return [document.text]
+    if document.data_source_type == "website_crawl":
+        return url_pages(str((document.data_source_info or {}).get("url") or ""))
     if document.upload_file_id is None:
         raise ExtractError("The document has no content: its file is missing.")
     from files.services import file_read
 
     upload = document.upload_file
     return extract_pages(extension=upload.extension, content=file_read(upload))
+
+
+def url_pages(url: str) -> list[str]:
+    """A web page's text, fetched through the guarded client (a private address is refused unless an
+    operator allows it; the size is capped by SSRF_MAX_RESPONSE_BYTES). HTML is reduced to its text."""
+    import httpx
+
+    from dify_project.outbound import DestinationBlocked, ResponseTooLarge, http_client
+
+    try:
+        with http_client(timeout=30.0, follow_redirects=True) as client:
+            response = client.get(url, headers={"User-Agent": "Mozilla/5.0 (compatible; knowledge-import)"})
+    except (DestinationBlocked, ResponseTooLarge) as exc:
+        raise ExtractError(f"The URL cannot be fetched: {exc}") from None
+    except httpx.HTTPError as exc:
+        raise ExtractError(f"The URL cannot be fetched: {type(exc).__name__}") from None
+    if response.status_code != 200:
+        raise ExtractError(f"The URL answered HTTP {response.status_code}.")
+    kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    extension = {"text/html": "html", "application/xhtml+xml": "html", "application/pdf": "pdf"}.get(
+        kind, "txt"
+    )
+    if kind in ("text/markdown", "text/x-markdown"):
+        extension = "md"
+    return extract_pages(extension=extension, content=response.content)
 
 
 def process_rule_of(document: Document) -> tuple[str, dict[str, Any] | None]:
