@@ -384,12 +384,16 @@ def app_import_confirm(*, tenant: Tenant, account: Account, import_id: str) -> I
 
 
 def app_import_leaked_dependencies(*, app: App) -> list[Any]:
-    """Dependencies of the last import that this platform cannot satisfy: plugins whose model provider
-    the catalogue does not know (Dify's ``check-dependencies``)."""
+    """Dependencies of the last import that this platform cannot satisfy: plugins neither installed in
+    the app's workspace (the plugins app) nor served by a built-in provider (Dify's
+    ``check-dependencies``)."""
+    from plugins.selectors import installed_plugin_ids
+
+    installed = installed_plugin_ids(tenant=app.tenant_id)
     leaked = []
     for dependency in dependencies_load(app_id=str(app.id)):
         plugin = plugin_of_dependency(dependency)
-        if plugin is None or not _provider_known(plugin):
+        if plugin is None or (plugin not in installed and not _provider_known(plugin)):
             leaked.append(dependency)
     return leaked
 
