@@ -221,3 +221,19 @@ def test_crashing_hanging_and_noisy_plugins_fail_clearly_and_the_platform_keeps_
     assert noisy["outputs"] == {"out": "still fine: x"}
     # and the platform still serves other plugins
     assert run("fine")["outputs"] == {"out": "fine: x"}
+
+
+def test_the_plugin_validates_its_provider_credentials(workspace, owner_client, fake_llm) -> None:
+    # when credentials the plugin refuses are saved for its provider
+    response = owner_client.post(
+        f"/console/api/workspaces/current/model-providers/{PROVIDER}/credentials",
+        {"credentials": {"api_key": "wrong", "base_url": fake_llm.openai_base_url}, "name": "bad"},
+        format="json",
+    )
+    # then the plugin's own refusal is the 400's message, and the provider's forms are the plugin's
+    assert response.status_code == 400
+    assert "the key is wrong" in response.json()["message"]
+    providers = owner_client.get("/console/api/workspaces/current/model-providers").json()["data"]
+    mine = next(p for p in providers if p["provider"] == PROVIDER)
+    forms = mine["provider_credential_schema"]["credential_form_schemas"]
+    assert [f["variable"] for f in forms] == ["api_key", "base_url"]
