@@ -291,4 +291,4 @@ class ModelUsage(TenantScopedModel):
 
 # Custom API tool providers belong to this app (table `providers_apitoolprovider`); importing them here
 # registers the model with Django.
-from providers.tools.models import ApiToolProvider, MCPToolProvider  # noqa: E402, F401
+from providers.tools.models import ApiToolProvider, BuiltinToolProvider, MCPToolProvider  # noqa: E402, F401

@@ -117,3 +117,38 @@ def _json_object(text: str) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+class BuiltinToolProvider(TenantScopedModel):
+    """A workspace's credential for a builtin tool provider that needs one (Dify's
+    `tool_builtin_providers`): several per provider, each named, one the default. The credential values
+    are one JSON object in an `EncryptedTextField` (ciphertext in the column, masked in responses)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    provider = models.CharField(max_length=255)  # the provider's short name (`tavily`)
+    name = models.CharField(max_length=256)
+    credential_type = models.CharField(max_length=32, default="api-key")
+    encrypted_credentials = EncryptedTextField(blank=True, default="")
+    is_default = models.BooleanField(default=False)
+    expires_at = models.BigIntegerField(default=-1)
+
+    class Meta:
+        app_label = "providers"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "provider", "name"], name="unique_builtin_tool_provider_name"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider}: {self.name}"
+
+    @property
+    def credentials(self) -> dict[str, Any]:
+        return _json_object(self.encrypted_credentials)
+
+    @credentials.setter
+    def credentials(self, value: dict[str, Any]) -> None:
+        self.encrypted_credentials = json.dumps(value, ensure_ascii=False, sort_keys=True)

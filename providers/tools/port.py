@@ -28,9 +28,11 @@ from asgiref.sync import sync_to_async
 from providers.tools import api_tool, mcp_tools
 from providers.tools.builtin import builtin_provider
 from providers.tools.builtin.base import ToolContext
+from providers.tools.builtin_credentials import builtin_credentials_for_call
 from providers.tools.entities import ToolParameter
 from providers.tools.exceptions import (
     ToolNotFoundError,
+    ToolProviderCredentialValidationError,
     ToolProviderNotFoundError,
     ToolProviderNotInstalledError,
 )
@@ -84,7 +86,11 @@ def register_plugin_tools(backend: PluginToolsBackend) -> None:
 
 def _plugin_backend(provider_id: str) -> PluginToolsBackend | None:
     """The plugin backend when `provider_id` is a plugin's and no builtin provider answers to it."""
-    if _plugin_tools is not None and builtin_provider(provider_id) is None and _plugin_tools.handles(provider_id):
+    if (
+        _plugin_tools is not None
+        and builtin_provider(provider_id) is None
+        and _plugin_tools.handles(provider_id)
+    ):
         return _plugin_tools
     return None
 
@@ -155,13 +161,16 @@ class TenantToolPort:
         self.files = files
         self._api_providers: dict[str, tuple[str, dict[str, Any], list[ApiToolBundle]] | None] = {}
         self._mcp_providers: dict[str, tuple[McpServer, list[dict[str, Any]]] | None] = {}
+        self._builtin_keys: dict[str, dict[str, Any] | None] = {}
 
     async def tool_spec(self, *, provider_type: str, provider_id: str, tool_name: str) -> ToolSpec:
         """The function an agent's model may call for this tool: name, LLM description, JSON Schema."""
         if provider_type in ("builtin", "plugin"):
             plugins = _plugin_backend(provider_id)
             if plugins is not None:
-                return await plugins.tool_spec(tenant_id=self.tenant_id, provider_id=provider_id, tool_name=tool_name)
+                return await plugins.tool_spec(
+                    tenant_id=self.tenant_id, provider_id=provider_id, tool_name=tool_name
+                )
             provider = builtin_provider(provider_id)
             tool = provider.tool(tool_name) if provider else None
             if tool is None:
@@ -232,9 +241,32 @@ class TenantToolPort:
         if tool is None:
             raise ToolNotFoundError(f"builtin tool {request.tool_name} not found")
         parameters = merge_parameters(tool.spec.parameters, request.parameters, request.configurations)
-        ctx = ToolContext(tenant_id=self.tenant_id, user=request.user or self.user, files=self.files)
+        credentials: dict[str, Any] = {}
+        if provider.needs_credentials:
+            credentials = await self._builtin_credentials(provider.name)
+        ctx = ToolContext(
+            tenant_id=self.tenant_id,
+            user=request.user or self.user,
+            files=self.files,
+            credentials=credentials,
+        )
         async for message in tool.invoke(parameters, ctx):
             yield message
+
+    async def _builtin_credentials(self, provider: str) -> dict[str, Any]:
+        """The workspace's default credential for a provider that needs one (read once per port)."""
+        if provider not in self._builtin_keys:
+
+            def load() -> dict[str, Any] | None:
+                return builtin_credentials_for_call(tenant=self.tenant_id, provider=provider)
+
+            self._builtin_keys[provider] = await sync_to_async(load)()
+        found = self._builtin_keys[provider]
+        if found is None:
+            raise ToolProviderCredentialValidationError(
+                f"The tool provider {provider} needs credentials: add them under Tools > {provider} first."
+            )
+        return found
 
     async def _api_provider(self, provider_id: str) -> tuple[str, dict[str, Any], list[ApiToolBundle]] | None:
         if provider_id not in self._api_providers:

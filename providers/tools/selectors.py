@@ -21,7 +21,7 @@ from providers.tools.entities import I18n, provider_dict
 from providers.tools.exceptions import ToolProviderNotFound
 from providers.tools.mcp_client import McpSchemaError, McpServer
 from providers.tools.mcp_tools import parameters_of
-from providers.tools.models import ApiToolProvider, MCPToolProvider
+from providers.tools.models import ApiToolProvider, BuiltinToolProvider, MCPToolProvider
 from providers.tools.openapi import ApiToolBundle
 
 TenantRef = Tenant | uuid.UUID | str
@@ -47,8 +47,18 @@ def builtin_tools_out(provider: BuiltinProvider) -> list[dict[str, Any]]:
     return [tool.spec.to_dict(labels=provider.tags) for tool in provider.tools]
 
 
-def builtin_provider_out(provider: BuiltinProvider, *, with_tools: bool = True) -> dict[str, Any]:
-    # None of the in-process providers needs credentials: authorised for the team, nothing to delete.
+def builtin_authorized(*, tenant: TenantRef) -> set[str]:
+    """The builtin providers this workspace has saved a credential for."""
+    rows = BuiltinToolProvider.objects.for_tenant(tenant).values_list("provider", flat=True).distinct()
+    return set(rows)
+
+
+def builtin_provider_out(
+    provider: BuiltinProvider, *, with_tools: bool = True, authorized: set[str] | None = None
+) -> dict[str, Any]:
+    # A provider needing no credentials is authorised for the team and cannot be deleted; one needing a
+    # key is authorised once the workspace saved one (`authorized`), and its credentials can be deleted.
+    needs = provider.needs_credentials
     return provider_dict(
         id=provider.name,
         author=provider.author,
@@ -57,15 +67,21 @@ def builtin_provider_out(provider: BuiltinProvider, *, with_tools: bool = True) 
         description=provider.description,
         icon=builtin_icon_url(provider.name),
         type="builtin",
-        is_team_authorization=True,
-        allow_delete=False,
+        is_team_authorization=not needs or provider.name in (authorized or set()),
+        allow_delete=needs,
         tools=builtin_tools_out(provider) if with_tools else (),
         labels=provider.tags,
     )
 
 
-def builtin_providers_out(*, with_tools: bool = True) -> list[dict[str, Any]]:
-    return [builtin_provider_out(p, with_tools=with_tools) for p in BUILTIN_PROVIDERS.values()]
+def builtin_providers_out(
+    *, tenant: TenantRef | None = None, with_tools: bool = True
+) -> list[dict[str, Any]]:
+    authorized = builtin_authorized(tenant=tenant) if tenant is not None else set()
+    return [
+        builtin_provider_out(p, with_tools=with_tools, authorized=authorized)
+        for p in BUILTIN_PROVIDERS.values()
+    ]
 
 
 # --- API tools -------------------------------------------------------------------------------------------
@@ -158,7 +174,7 @@ def tool_providers_out(*, tenant: TenantRef, provider_type: str | None = None) -
     """`/workspaces/current/tool-providers`: builtin, API, then MCP providers."""
     providers: list[dict[str, Any]] = []
     if provider_type in (None, "", "builtin"):
-        providers.extend(builtin_providers_out())
+        providers.extend(builtin_providers_out(tenant=tenant))
     if provider_type in (None, "", "api"):
         providers.extend(api_provider_out(row) for row in api_tool_providers_list(tenant=tenant))
     if provider_type in (None, "", "mcp"):

@@ -18,7 +18,12 @@ urlpatterns = [
     # Longest literal tails first: `<path:provider>/info` would also match `x/credential/info`.
     path(f"{_B}/credential/schema/<str:credential_type>", views.BuiltinProviderCredentialSchemaApi.as_view()),
     path(f"{_B}/credential/info", views.BuiltinProviderCredentialInfoApi.as_view()),
+    path(f"{_B}/credentials_schema", views.BuiltinProviderCredentialSchemaApi.as_view()),  # Dify < 1.6
+    path(f"{_B}/default-credential", views.BuiltinProviderDefaultCredentialApi.as_view()),
     path(f"{_B}/credentials", views.BuiltinProviderCredentialsApi.as_view()),
+    path(f"{_B}/add", views.BuiltinProviderAddApi.as_view()),
+    path(f"{_B}/update", views.BuiltinProviderUpdateApi.as_view()),
+    path(f"{_B}/delete", views.BuiltinProviderDeleteApi.as_view()),
     path(f"{_B}/tools", views.BuiltinProviderToolsApi.as_view()),
     path(f"{_B}/info", views.BuiltinProviderInfoApi.as_view()),
     path(f"{_B}/icon", views.BuiltinProviderIconApi.as_view()),

@@ -13,6 +13,7 @@ from typing import Any
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,6 +21,7 @@ from rest_framework.response import Response
 from accounts.models import TenantRole
 from dify_project.api.fields import ResultOut
 from dify_project.api.views import ApiView, AsyncApiView, WorkspaceApiView
+from providers.tools import builtin_credentials as tool_keys
 from providers.tools import mcp_services, selectors, services
 from providers.tools import serializers as s
 
@@ -57,7 +59,7 @@ class ToolProviderListApi(ToolApiView):
 class BuiltinToolListApi(ToolApiView):
     @extend_schema(responses=s.ToolProviderOut(many=True))
     def get(self, request: Request) -> Response:
-        return Response(selectors.builtin_providers_out())
+        return Response(selectors.builtin_providers_out(tenant=request.tenant))
 
 
 class ApiToolListApi(ToolApiView):
@@ -81,25 +83,22 @@ class BuiltinProviderInfoApi(ToolApiView):
     @extend_schema(parameters=[PROVIDER_PARAM], responses=s.ToolProviderOut)
     def get(self, request: Request, provider: str) -> Response:
         found = selectors.builtin_provider_get(provider=provider)
-        return Response(selectors.builtin_provider_out(found))
+        authorized = selectors.builtin_authorized(tenant=request.tenant)
+        return Response(selectors.builtin_provider_out(found, authorized=authorized))
 
 
 class BuiltinProviderCredentialsApi(ToolApiView):
-    """The in-process providers need no credentials: an empty (masked) credential set."""
+    """The workspace's credentials for the provider, secrets masked (empty for providers needing none)."""
 
     @extend_schema(parameters=[PROVIDER_PARAM], responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, provider: str) -> Response:
-        selectors.builtin_provider_get(provider=provider)
-        return Response({})
+        return Response(tool_keys.builtin_credentials_out(tenant=request.tenant, provider=provider))
 
 
 class BuiltinProviderCredentialInfoApi(ToolApiView):
     @extend_schema(parameters=[PROVIDER_PARAM], responses=s.CredentialInfoOut)
     def get(self, request: Request, provider: str) -> Response:
-        selectors.builtin_provider_get(provider=provider)
-        return Response(
-            {"supported_credential_types": [], "is_oauth_custom_client_enabled": False, "credentials": []}
-        )
+        return Response(tool_keys.builtin_credential_info_out(tenant=request.tenant, provider=provider))
 
 
 class BuiltinProviderCredentialSchemaApi(ToolApiView):
@@ -107,9 +106,81 @@ class BuiltinProviderCredentialSchemaApi(ToolApiView):
         parameters=[PROVIDER_PARAM, OpenApiParameter("credential_type", str, OpenApiParameter.PATH)],
         responses=OpenApiTypes.OBJECT,
     )
-    def get(self, request: Request, provider: str, credential_type: str) -> Response:
-        selectors.builtin_provider_get(provider=provider)
-        return Response([])
+    def get(self, request: Request, provider: str, credential_type: str = tool_keys.API_KEY) -> Response:
+        return Response(
+            tool_keys.builtin_credentials_schema_out(provider=provider, credential_type=credential_type)
+        )
+
+
+class BuiltinCredentialApiView(AsyncApiView, WorkspaceApiView):
+    """Credential writes: owners and admins, as in Dify; async, since saving waits on a check call."""
+
+    write_roles = TenantRole.privileged()
+
+
+class BuiltinProviderAddApi(BuiltinCredentialApiView):
+    class Input(serializers.Serializer):
+        credentials = serializers.DictField()
+        type = serializers.CharField(default=tool_keys.API_KEY)
+        name = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=256)
+
+    @extend_schema(parameters=[PROVIDER_PARAM], request=Input, responses=ResultOut)
+    async def post(self, request: Request, provider: str) -> Response:
+        data = self.validate(self.Input, request.data)
+        await tool_keys.builtin_credential_add(
+            tenant=request.tenant,
+            account=request.user,
+            provider=provider,
+            credentials=data["credentials"],
+            credential_type=data["type"],
+            name=data.get("name"),
+        )
+        return Response(SUCCESS)
+
+
+class BuiltinProviderUpdateApi(BuiltinCredentialApiView):
+    class Input(serializers.Serializer):
+        credential_id = serializers.CharField()
+        credentials = serializers.DictField(required=False, allow_null=True)
+        name = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=256)
+
+    @extend_schema(parameters=[PROVIDER_PARAM], request=Input, responses=ResultOut)
+    async def post(self, request: Request, provider: str) -> Response:
+        data = self.validate(self.Input, request.data)
+        await tool_keys.builtin_credential_update(
+            tenant=request.tenant,
+            provider=provider,
+            credential_id=data["credential_id"],
+            credentials=data.get("credentials"),
+            name=data.get("name"),
+        )
+        return Response(SUCCESS)
+
+
+class BuiltinProviderDeleteApi(ToolApiView):
+    class Input(serializers.Serializer):
+        credential_id = serializers.CharField()
+
+    @extend_schema(parameters=[PROVIDER_PARAM], request=Input, responses=ResultOut)
+    def post(self, request: Request, provider: str) -> Response:
+        data = self.validate(self.Input, request.data)
+        tool_keys.builtin_credential_delete(
+            tenant=request.tenant, provider=provider, credential_id=data["credential_id"]
+        )
+        return Response(SUCCESS)
+
+
+class BuiltinProviderDefaultCredentialApi(ToolApiView):
+    class Input(serializers.Serializer):
+        id = serializers.CharField()
+
+    @extend_schema(parameters=[PROVIDER_PARAM], request=Input, responses=ResultOut)
+    def post(self, request: Request, provider: str) -> Response:
+        data = self.validate(self.Input, request.data)
+        tool_keys.builtin_credential_set_default(
+            tenant=request.tenant, provider=provider, credential_id=data["id"]
+        )
+        return Response(SUCCESS)
 
 
 class BuiltinProviderIconApi(ApiView):

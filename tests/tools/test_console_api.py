@@ -123,7 +123,9 @@ def test_builtin_tools_have_difys_parameter_schema(
 
 def test_builtin_provider_info_credentials_and_unknown_providers(owner_client: APIClient) -> None:
     assert owner_client.get(f"{BASE}/tool-provider/builtin/maths/info").json()["name"] == "maths"
-    assert owner_client.get(f"{BASE}/tool-provider/builtin/maths/credentials").json() == {}
+    assert (
+        owner_client.get(f"{BASE}/tool-provider/builtin/maths/credentials").json() == []
+    )  # Dify 1.x: a list of credentials
     assert owner_client.get(f"{BASE}/tool-provider/builtin/maths/credential/info").json()["credentials"] == []
     response = owner_client.get(f"{BASE}/tool-provider/builtin/nope/tools")
     assert response.status_code == 404
@@ -147,7 +149,7 @@ def test_tool_lists_need_a_login(api_client: APIClient, db: None) -> None:
 
 def test_tools_builtin_api_and_workflow_lists(owner_client: APIClient) -> None:
     builtin = owner_client.get(f"{BASE}/tools/builtin").json()
-    assert {p["name"] for p in builtin} == {"time", "json_process", "webscraper", "maths"}
+    assert {p["name"] for p in builtin} == {"time", "json_process", "webscraper", "maths", "tavily"}
     assert owner_client.post(f"{API}/add", add_body(), format="json").status_code == 200
     api = owner_client.get(f"{BASE}/tools/api").json()
     assert [p["name"] for p in api] == ["petstore"]

@@ -1,4 +1,5 @@
-"""The builtin tool providers, in process: `time`, `json_process`, `webscraper`, `maths`.
+"""The builtin tool providers, in process: `time`, `json_process`, `webscraper`, `maths`, `tavily` (which
+needs the workspace's API key: see `providers.tools.builtin_credentials`).
 
 A provider id resolves from Dify's three spellings: `time`, `langgenius/time` (a plugin id) and
 `langgenius/time/time` (a plugin's provider id). Other organisations' plugins are not ours to answer for.
@@ -6,12 +7,18 @@ A provider id resolves from Dify's three spellings: `time`, `langgenius/time` (a
 
 from __future__ import annotations
 
-from providers.tools.builtin import json_process, maths, time_tools, webscraper
+from providers.tools.builtin import json_process, maths, tavily, time_tools, webscraper
 from providers.tools.builtin.base import BuiltinProvider, BuiltinTool, ToolContext
 
 BUILTIN_PROVIDERS: dict[str, BuiltinProvider] = {
     provider.name: provider
-    for provider in (time_tools.PROVIDER, json_process.PROVIDER, webscraper.PROVIDER, maths.PROVIDER)
+    for provider in (
+        time_tools.PROVIDER,
+        json_process.PROVIDER,
+        webscraper.PROVIDER,
+        maths.PROVIDER,
+        tavily.PROVIDER,
+    )
 }
 ORGANISATION = "langgenius"
 

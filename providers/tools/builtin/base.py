@@ -4,7 +4,7 @@ engine's `ToolMessage`s, the same messages the tool node turns into its `text`, 
 from __future__ import annotations
 
 import importlib.resources
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -19,6 +19,7 @@ class ToolContext:
     tenant_id: str | None = None
     user: str | None = None
     files: FilePort | None = None
+    credentials: Mapping[str, Any] = field(default_factory=dict)  # the provider's, decrypted
 
 
 class BuiltinTool:
@@ -50,6 +51,17 @@ class BuiltinProvider:
     tools: tuple[BuiltinTool, ...]
     tags: tuple[str, ...] = ()
     aliases: Mapping[str, str] = field(default_factory=dict)  # older tool names -> current ones
+    # Dify's `credentials_for_provider` form (ProviderConfig dicts); empty for providers needing none.
+    credentials_schema: tuple[Mapping[str, Any], ...] = ()
+    # A real call with the credentials; raises ToolProviderCredentialValidationError when they fail.
+    validate_credentials: Callable[[Mapping[str, Any]], Awaitable[None]] | None = None
+
+    @property
+    def needs_credentials(self) -> bool:
+        return bool(self.credentials_schema)
+
+    def secret_names(self) -> frozenset[str]:
+        return frozenset(str(f["name"]) for f in self.credentials_schema if f.get("type") == "secret-input")
 
     @property
     def plugin_id(self) -> str:
