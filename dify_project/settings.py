@@ -155,6 +155,11 @@ PLUGIN_PIP_ARGS = env.list("PLUGIN_PIP_ARGS", default=[])
 PLUGIN_CALL_TIMEOUT = env.float("PLUGIN_CALL_TIMEOUT", default=120.0)
 PLUGIN_START_TIMEOUT = env.float("PLUGIN_START_TIMEOUT", default=60.0)
 PLUGIN_MAX_PACKAGE_BYTES = env.int("PLUGIN_MAX_PACKAGE_BYTES", default=50 * 1024 * 1024)
+# sandbox: each plugin runs under bubblewrap (host filesystem hidden but for its own files); process: a
+# plain subprocess with its own environment. See plugins/runtime/sandbox.py.
+PLUGIN_ISOLATION = env.str("PLUGIN_ISOLATION", default="sandbox")
+if PLUGIN_ISOLATION not in ("sandbox", "process"):
+    raise ImproperlyConfigured("PLUGIN_ISOLATION must be 'sandbox' or 'process'")
 # Knowledge search: `auto` picks sqlite-vec on SQLite and pgvector on PostgreSQL when they load, else exact
 # cosine search in the database; `sqlite-vec`, `pgvector`, `exact` or `qdrant` force one.
 VECTOR_STORE = env.str("VECTOR_STORE", default="auto")

@@ -23,8 +23,10 @@ from django.conf import settings
 from packaging.version import InvalidVersion, Version
 
 from plugins.package import PluginDeclaration
+from plugins.runtime import sandbox
 from plugins.runtime.environment import environment_python
 from plugins.runtime.pool import LaunchSpec, PluginPool
+from plugins.runtime.process import PluginStartError
 from providers.runtime.catalogue.loader import parse_provider
 from providers.runtime.schema import FORM_TYPES, MODEL_FEATURES, ProviderSchema
 from providers.runtime.templates import PARAMETER_TEMPLATES
@@ -228,7 +230,8 @@ pool = PluginPool()
 
 def launch_spec(plugin: ReadyPlugin) -> LaunchSpec:
     """The plugin's own interpreter running our bootstrap in its directory, with an environment of its
-    own: none of the platform's variables (secrets, database URLs) reach third-party code."""
+    own: none of the platform's variables (secrets, database URLs) reach third-party code. Under
+    PLUGIN_ISOLATION=sandbox (the default) it runs in bubblewrap (`plugins.runtime.sandbox`)."""
     home = root() / "home" / plugin.declaration.checksum
     home.mkdir(parents=True, exist_ok=True)
     env = {
@@ -242,9 +245,30 @@ def launch_spec(plugin: ReadyPlugin) -> LaunchSpec:
         "MAX_INVOCATION_TIMEOUT": str(int(settings.PLUGIN_CALL_TIMEOUT)),
         "HEARTBEAT_INTERVAL": "10",
     }
+    python = str(environment_python(Path(plugin.env_dir)))
+    argv: tuple[str, ...] = (python, str(BOOTSTRAP), plugin.declaration.entrypoint)
+    if settings.PLUGIN_ISOLATION == "sandbox":
+        bwrap = sandbox.bwrap_path()
+        if bwrap is None:
+            raise PluginStartError(
+                "bubblewrap (bwrap) is not installed: install it, or set PLUGIN_ISOLATION=process",
+                error_type="PluginStartError",
+            )
+        argv = tuple(
+            sandbox.sandboxed_argv(
+                bwrap=bwrap,
+                python=python,
+                bootstrap=str(BOOTSTRAP),
+                entrypoint=plugin.declaration.entrypoint,
+                env_dir=plugin.env_dir,
+                source_dir=plugin.source_dir,
+                home=str(home),
+                env=env,
+            )
+        )
     return LaunchSpec(
         key=plugin.unique_identifier,
-        argv=(str(environment_python(Path(plugin.env_dir))), str(BOOTSTRAP), plugin.declaration.entrypoint),
+        argv=argv,
         cwd=plugin.source_dir,
         env=env,
         start_timeout=settings.PLUGIN_START_TIMEOUT,

@@ -365,6 +365,11 @@ TROUBLE = {
         "yield self.create_text_message('still fine: ' + tool_parameters['text'])\n",
     ),
     "fine": ("", "yield self.create_text_message('fine: ' + tool_parameters['text'])\n"),
+    "peek": (
+        "import os",
+        "seen = os.path.exists(tool_parameters['text'])\n"
+        "yield self.create_text_message(f\"exists={seen} secret={os.environ.get('SECRET_KEY')}\")\n",
+    ),
 }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -237,3 +238,17 @@ def test_the_plugin_validates_its_provider_credentials(workspace, owner_client, 
     mine = next(p for p in providers if p["provider"] == PROVIDER)
     forms = mine["provider_credential_schema"]["credential_form_schemas"]
     assert [f["variable"] for f in forms] == ["api_key", "base_url"]
+
+
+def test_a_plugin_sees_neither_the_platforms_files_nor_its_settings(live_asgi, workspace) -> None:
+    from django.conf import settings as django_settings
+
+    # given the platform's own code on this machine, and its secret key in the server's environment
+    manage = str(django_settings.BASE_DIR / "manage.py")
+    assert Path(manage).exists()
+    # when a plugin looks for them
+    data = run_workflow(
+        live_asgi, workspace, [tool_node("tool", TROUBLE, "peek", manage)], {"q": "x"}, out=["tool", "text"]
+    )
+    # then the sandbox shows it neither
+    assert data["outputs"] == {"out": "exists=False secret=None"}
