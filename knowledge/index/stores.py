@@ -120,7 +120,11 @@ class SqliteVecVectors:
 
     def _ensure(self, cursor: Any, dimension: int) -> None:
         if dimension in self.dimensions:
-            return
+            # Remembered, but a rolled-back transaction may have taken the table with it: check (cheap).
+            cursor.execute("SELECT 1 FROM sqlite_master WHERE name = %s", [self._table(dimension)])
+            if cursor.fetchone() is not None:
+                return
+            self.dimensions.discard(dimension)
         cursor.execute(
             f"CREATE VIRTUAL TABLE IF NOT EXISTS {self._table(dimension)} USING vec0("
             f"dataset_id text partition key, embedding float[{int(dimension)}] distance_metric=cosine)"
