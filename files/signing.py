@@ -54,3 +54,14 @@ def verify_tool_file(
         return False
     timeout = int(getattr(settings, "FILES_ACCESS_TIMEOUT", DEFAULT_ACCESS_TIMEOUT))
     return (time.time() if now is None else now) - signed_at <= timeout
+
+
+def sign_tool_file_path(path: str) -> str:
+    """A signed URL for a stored ``/files/tools/<id><.ext>`` path (a ``MessageFile`` row's ``url``); any
+    other URL is answered as it is."""
+    prefix = "/files/tools/"
+    if not path.startswith(prefix):
+        return path
+    name = path[len(prefix) :]
+    tool_file_id, dot, extension = name.partition(".")
+    return sign_tool_file(tool_file_id=tool_file_id, extension=f"{dot}{extension}")

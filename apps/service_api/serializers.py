@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from apps.models import Conversation, Message
 from dify_project.api.fields import ResultOut, TimestampField, timestamp  # noqa: F401 (ResultOut re-exported)
+from files.signing import sign_tool_file_path
 
 QUERY_MAX_LENGTH = 100_000  # generous; Dify bounds it only by the model's context
 
@@ -93,12 +94,13 @@ def file_preview_url(upload_file_id: object) -> str:
 
 
 def message_file_out(message_file: Any) -> dict[str, Any]:
+    # A tool file's row keeps its path; the URL is signed at read time, as Dify does.
     upload = message_file.upload_file
     return {
         "id": str(message_file.id),
         "filename": upload.name if upload else message_file.url.rsplit("/", 1)[-1],
         "type": message_file.type,
-        "url": file_preview_url(upload.id) if upload else message_file.url,
+        "url": file_preview_url(upload.id) if upload else sign_tool_file_path(message_file.url),
         "mime_type": upload.mime_type if upload else None,
         "size": upload.size if upload else None,
         "transfer_method": message_file.transfer_method,

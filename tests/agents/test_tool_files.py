@@ -81,6 +81,15 @@ def report_run(setup, fake_llm, http_server, allow_private, live_asgi):
     return events_of(response)
 
 
+def report_run_client(live_asgi, app) -> httpx.Client:
+    from tests import factories
+
+    key = factories.api_key_factory(app=app)
+    return httpx.Client(
+        base_url=f"{live_asgi.url}/v1", headers={"Authorization": f"Bearer {key}"}, timeout=15
+    )
+
+
 def test_a_tool_file_is_announced_recorded_and_served(report_run, live_asgi):
     events = report_run
     # then a message_file event in Dify's shape came before the answer
@@ -103,6 +112,14 @@ def test_a_tool_file_is_announced_recorded_and_served(report_run, live_asgi):
     served = httpx.get(f"{live_asgi.url}{announced['url']}")
     assert served.status_code == 200
     assert served.content == PNG and served.headers["content-type"] == "image/png"
+    # the conversation's messages list the file with a freshly signed URL that serves it too
+    key_client = report_run_client(live_asgi, row.message.app)
+    listed = key_client.get(
+        "/messages", params={"conversation_id": announced["conversation_id"], "user": "ann"}
+    )
+    (listed_file,) = listed.json()["data"][0]["message_files"]
+    assert listed_file["id"] == announced["id"] and listed_file["belongs_to"] == "assistant"
+    assert httpx.get(f"{live_asgi.url}{listed_file['url']}").content == PNG
     attached = httpx.get(f"{live_asgi.url}{announced['url']}&as_attachment=true")
     assert attached.headers["content-disposition"].startswith("attachment; filename*=UTF-8''")
 
