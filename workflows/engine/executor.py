@@ -45,7 +45,7 @@ from .nodes.base import BRANCH, CONTAINER, FAILED, PAUSED, RESPONSE, SUCCEEDED, 
 from .nodes.containers import IterationNode, LoopNode
 from .nodes.flow import LoopEndNode
 from .pool import VariablePool
-from .ports import Ports
+from .ports import Ports, current_node_id
 from .streaming import ResponseCoordinator
 
 logger = logging.getLogger(__name__)
@@ -365,6 +365,7 @@ class Frame:
     ) -> tuple[Node, str, NodeResult, float]:
         run = self.run
         attempt = 0
+        current_node_id.set(node.id)  # this task's own context: no reset needed
         while True:
             if mock is not None:
                 delay = run.mocks.delay_of(mock)  # type: ignore[union-attr]

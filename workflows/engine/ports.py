@@ -14,12 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+from contextvars import ContextVar
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
 from .values import File
+
+# The node whose port calls are in flight: set by the executor in each node's task, so a port wrapper
+# (replay recording) can key calls by node without every port request carrying the id.
+current_node_id: ContextVar[str | None] = ContextVar("current_node_id", default=None)
 
 # -- models ----------------------------------------------------------------------------------------
 
