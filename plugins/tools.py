@@ -15,13 +15,19 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
 from plugins import registry
 from plugins.backwards import ReverseCalls
 from plugins.runtime.process import PluginRuntimeError
 from plugins.selectors import installed_plugin
 from providers.tools.entities import I18n, ParameterOption, ToolParameter
-from providers.tools.exceptions import ToolInvokeError, ToolNotFoundError, ToolProviderNotInstalledError
+from providers.tools.exceptions import (
+    ToolInvokeError,
+    ToolNotFoundError,
+    ToolProviderNotFoundError,
+    ToolProviderNotInstalledError,
+)
 from providers.tools.port import TenantToolPort, function_parameters, merge_parameters
 from workflows.engine.ports import ToolMessage, ToolRequest, ToolSpec
 
@@ -104,12 +110,22 @@ class PluginToolBackend:
         return plugin_id_of(provider_id) is not None
 
     async def _resolve(
-        self, tenant_id: str, provider_id: str, tool_name: str
+        self, tenant_id: str, provider_id: str, tool_name: str, provider_type: str
     ) -> tuple[registry.ReadyPlugin, dict, dict]:
         plugin_id = plugin_id_of(provider_id)
-        installation = await sync_to_async(installed_plugin)(tenant_id=tenant_id, plugin_id=plugin_id or "")
+        try:
+            installation = await sync_to_async(installed_plugin)(
+                tenant_id=tenant_id, plugin_id=plugin_id or ""
+            )
+        except (ValidationError, ValueError):  # not a workspace id at all: nothing is installed for it
+            installation = None
         if installation is None:
-            raise ToolProviderNotInstalledError(f"Plugin {plugin_id} is not installed in this workspace.")
+            if provider_type == "plugin":
+                raise ToolProviderNotInstalledError(
+                    f"Tool provider type plugin is not installed here: plugin {provider_id} is not available "
+                    "(install its .difypkg in this workspace)."
+                )
+            raise ToolProviderNotFoundError(f"builtin provider {provider_id} not found")
         ready = registry.ready_plugin(installation.package.unique_identifier)
         if ready is None:
             raise ToolProviderNotInstalledError(
@@ -123,8 +139,10 @@ class PluginToolBackend:
             raise ToolNotFoundError(f"tool {tool_name} not found in plugin {plugin_id}")
         return ready, provider, tool
 
-    async def tool_spec(self, *, tenant_id: str, provider_id: str, tool_name: str) -> ToolSpec:
-        _ready, _provider, tool = await self._resolve(tenant_id, provider_id, tool_name)
+    async def tool_spec(
+        self, *, tenant_id: str, provider_id: str, tool_name: str, provider_type: str = "builtin"
+    ) -> ToolSpec:
+        _ready, _provider, tool = await self._resolve(tenant_id, provider_id, tool_name, provider_type)
         description = tool.get("description") or {}
         return ToolSpec(
             name=tool_name,
@@ -133,7 +151,12 @@ class PluginToolBackend:
         )
 
     async def invoke(self, port: TenantToolPort, request: ToolRequest) -> AsyncIterator[ToolMessage]:
-        ready, provider, tool = await self._resolve(port.tenant_id, request.provider_id, request.tool_name)
+        ready, provider, tool = await self._resolve(
+            port.tenant_id,
+            request.provider_id,
+            request.tool_name,
+            (request.provider_type or "builtin").strip(),
+        )
         parameters = merge_parameters(tool_parameters(tool), request.parameters, request.configurations)
         user = request.user or port.user
         data = {

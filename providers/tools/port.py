@@ -71,7 +71,9 @@ class PluginToolsBackend(Protocol):
 
     def handles(self, provider_id: str) -> bool: ...
 
-    async def tool_spec(self, *, tenant_id: str, provider_id: str, tool_name: str) -> ToolSpec: ...
+    async def tool_spec(
+        self, *, tenant_id: str, provider_id: str, tool_name: str, provider_type: str = "builtin"
+    ) -> ToolSpec: ...
 
     def invoke(self, port: TenantToolPort, request: ToolRequest) -> AsyncIterator[ToolMessage]: ...
 
@@ -169,7 +171,10 @@ class TenantToolPort:
             plugins = _plugin_backend(provider_id)
             if plugins is not None:
                 return await plugins.tool_spec(
-                    tenant_id=self.tenant_id, provider_id=provider_id, tool_name=tool_name
+                    tenant_id=self.tenant_id,
+                    provider_id=provider_id,
+                    tool_name=tool_name,
+                    provider_type=provider_type,
                 )
             provider = builtin_provider(provider_id)
             tool = provider.tool(tool_name) if provider else None

@@ -148,7 +148,13 @@ def test_an_agent_calls_a_plugin_tool_with_the_plugins_model(live_asgi, workspac
         events = events_of(
             client.post(
                 "/chat-messages",
-                json={"query": "shout quiet", "inputs": {}, "user": "ann", "response_mode": "streaming"},
+                json={
+                    "query": "shout quiet",
+                    "inputs": {},
+                    "user": "ann",
+                    "response_mode": "streaming",
+                    "auto_generate_name": False,
+                },
                 timeout=60,
             )
         )
