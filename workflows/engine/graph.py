@@ -187,10 +187,14 @@ def _resolve_owner(node: Mapping[str, Any], nodes_by_id: Mapping[str, Mapping[st
 # -- parsing -------------------------------------------------------------------------------------------
 
 
-def parse_graph(config: Mapping[str, Any], *, policy: GraphPolicy | None = None) -> Graph:
+def parse_graph(
+    config: Mapping[str, Any], *, policy: GraphPolicy | None = None, root_id: str | None = None
+) -> Graph:
     """Validate a DSL graph (`{"nodes": [...], "edges": [...]}`) and build an immutable Graph.
 
-    Raises GraphError listing every problem found, each naming the node at fault.
+    The run starts from the first root (start or trigger node) in list order, or from ``root_id`` when
+    given (a workflow with several triggers runs from the one that fired). Raises GraphError listing
+    every problem found, each naming the node at fault.
     """
     policy = policy or GraphPolicy()
     issues: list[GraphIssue] = []
@@ -323,14 +327,30 @@ def parse_graph(config: Mapping[str, Any], *, policy: GraphPolicy | None = None)
         edges[edge_id] = Edge(edge_id, source, target, handle)
 
     # 3. root node
+    chosen_root = root_id
     root_id = next(
-        (nid for nid in order if nid in nodes and nodes[nid].scope == "" and nodes[nid].type in ROOT_TYPES),
+        (
+            nid
+            for nid in order
+            if nid in nodes
+            and nodes[nid].scope == ""
+            and nodes[nid].type in ROOT_TYPES
+            and chosen_root in (None, nid)
+        ),
         None,
     )
-    if root_id is None and not any(
-        i.code == "UNKNOWN_NODE_TYPE"
-        and node_configs.get(i.node_id or "", {}).get("data", {}).get("type") in ROOT_TYPES
-        for i in issues
+    if chosen_root is not None and root_id is None:
+        issues.append(
+            GraphIssue("MISSING_START", f"'{chosen_root}' is not a start or trigger node of the workflow")
+        )
+    if (
+        root_id is None
+        and chosen_root is None
+        and not any(
+            i.code == "UNKNOWN_NODE_TYPE"
+            and node_configs.get(i.node_id or "", {}).get("data", {}).get("type") in ROOT_TYPES
+            for i in issues
+        )
     ):
         issues.append(GraphIssue("MISSING_START", "the graph has no start node"))
 

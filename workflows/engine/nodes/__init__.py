@@ -19,13 +19,12 @@ from .flow import (
     LoopStartNode,
     StartNode,
     TriggerPluginNode,
-    TriggerScheduleNode,
-    TriggerWebhookNode,
 )
 from .http import HttpRequestNode
 from .llm import LLMNode, ParameterExtractorNode, QuestionClassifierNode
 from .logic import IfElseNode, ListOperatorNode, VariableAggregatorNode
 from .transform import CodeNode, TemplateTransformNode
+from .triggers import TriggerScheduleNode, TriggerWebhookNode
 
 _SIMPLE: dict[str, type[Node]] = {
     cls.type: cls

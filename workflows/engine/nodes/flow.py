@@ -168,12 +168,7 @@ class TriggerNode(Node):
         return NodeResult(outputs=outputs, inputs=node_inputs)
 
 
-class TriggerWebhookNode(TriggerNode):
-    type = "trigger-webhook"
-
-
-class TriggerScheduleNode(TriggerNode):
-    type = "trigger-schedule"
+# The webhook and schedule roots, which read their data, live in .triggers.
 
 
 class TriggerPluginNode(TriggerNode):
