@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from django.core.exceptions import ValidationError
+
 from accounts.models import Tenant
 from plugins.exceptions import PluginNotFound
 from plugins.models import PluginInstallation, PluginInstallTask, PluginPackage, TaskStatus
@@ -38,14 +40,14 @@ def installed_plugin_ids(*, tenant: Tenant | UUID | str) -> set[str]:
 def installation_get(*, tenant: Tenant, installation_id: UUID | str) -> PluginInstallation:
     try:
         return PluginInstallation.objects.for_tenant(tenant).select_related("package").get(id=installation_id)
-    except (PluginInstallation.DoesNotExist, ValueError):
+    except (PluginInstallation.DoesNotExist, ValueError, ValidationError):
         raise PluginNotFound("Plugin installation not found.") from None
 
 
 def install_task_get(*, tenant: Tenant, task_id: UUID | str) -> PluginInstallTask:
     try:
         return PluginInstallTask.objects.for_tenant(tenant).get(id=task_id)
-    except (PluginInstallTask.DoesNotExist, ValueError):
+    except (PluginInstallTask.DoesNotExist, ValueError, ValidationError):
         raise PluginNotFound("Install task not found.") from None
 
 
