@@ -422,3 +422,14 @@ LOGGING["formatters"]["json"] = {"()": "dify_project.observability.JsonFormatter
 LOGGING["handlers"]["console"]["filters"] = ["context"]
 if LOG_FORMAT == "json":
     LOGGING["handlers"]["console"]["formatter"] = "json"
+
+# --- Triggers: webhook and schedule roots of published workflows (README "Triggers") ------------------
+INSTALLED_APPS.append("triggers")
+# Base of the webhook URLs the console shows (`{TRIGGER_URL}/triggers/webhook/{id}`); empty: the request's host.
+TRIGGER_URL = env.str("TRIGGER_URL", default="")
+# Calls per minute per webhook URL (0: no limit); over it 429 with Retry-After. Bodies above the size: 413.
+WEBHOOK_RATE_LIMIT_PER_MINUTE = env.int("WEBHOOK_RATE_LIMIT_PER_MINUTE", default=600)
+WEBHOOK_REQUEST_BODY_MAX_SIZE = env.int("WEBHOOK_REQUEST_BODY_MAX_SIZE", default=10 * 1024 * 1024)
+# A schedule's beat wake-up runs the workflow when a fire time passed at most this long ago (a late worker
+# still runs it; a wake-up of a beat entry wider than the schedule does not).
+SCHEDULE_TRIGGER_GRACE_SECONDS = env.int("SCHEDULE_TRIGGER_GRACE_SECONDS", default=600)

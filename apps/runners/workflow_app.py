@@ -38,16 +38,21 @@ from workflows.models import ConversationVariable, Workflow, WorkflowPause
 logger = logging.getLogger(__name__)
 
 _GRAPH_CACHE_SIZE = 256
-_graphs: OrderedDict[tuple[str, str], wf.Graph] = OrderedDict()
+_graphs: OrderedDict[tuple[str, str, str], wf.Graph] = OrderedDict()
 
 
-def graph_for(workflow: Workflow) -> wf.Graph:
-    """The parsed graph of a workflow row, parsed once per version (published versions never change)."""
-    key = (str(workflow.id), workflow.updated_at.isoformat() if workflow.is_draft else workflow.version)
+def graph_for(workflow: Workflow, root_id: str | None = None) -> wf.Graph:
+    """The parsed graph of a workflow row, parsed once per version (published versions never change);
+    ``root_id``: started from that root (a trigger) instead of the first one."""
+    key = (
+        str(workflow.id),
+        workflow.updated_at.isoformat() if workflow.is_draft else workflow.version,
+        root_id or "",
+    )
     graph = _graphs.get(key)
     if graph is None:
         try:
-            graph = wf.parse_graph(workflow.graph)
+            graph = wf.parse_graph(workflow.graph, root_id=root_id)
         except wf.GraphError as exc:
             raise errors.AppUnavailable(f"The workflow does not validate: {exc}") from exc
         _graphs[key] = graph
@@ -138,7 +143,7 @@ def prepare_workflow_run(request: WorkflowRunRequest, ids: RunIds | None = None)
     app = request.app
     chat = app.mode == AppMode.ADVANCED_CHAT
     workflow = _workflow_for(request)
-    graph = graph_for(workflow)
+    graph = graph_for(workflow, request.root_node_id)
     tenant_id = str(app.tenant_id)
     run_id = ids.run_id
     task_id = ids.task_id
@@ -245,7 +250,7 @@ def prepare_workflow_run(request: WorkflowRunRequest, ids: RunIds | None = None)
         workflow_id=str(workflow.id),
         workflow_type=workflow.type,
         workflow_version=workflow.version,
-        triggered_from="debugging" if debugging else "app-run",
+        triggered_from=request.triggered_from or ("debugging" if debugging else "app-run"),
         run_id=run_id,
         inputs=_plain_inputs(request.inputs),
         created_by_role=creator_role,

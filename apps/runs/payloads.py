@@ -30,6 +30,10 @@ class WorkflowRunRequest:
     # Earlier turns given by the caller instead of a stored conversation ([query, answer] pairs, oldest
     # first): what LLM nodes with memory see on a first turn (the OpenAI-compatible endpoint's messages).
     history: list[Any] | None = None
+    # A run a trigger root started (the `triggers` app): Dify's triggered_from (webhook | schedule) and
+    # the root it starts from (a workflow may hold several triggers).
+    triggered_from: str | None = None
+    root_node_id: str | None = None
 
 
 @dataclass
@@ -72,6 +76,8 @@ def workflow_payload(request: WorkflowRunRequest, ids: RunIds) -> dict[str, Any]
         "draft_workflow_id": str(request.workflow.id) if request.workflow is not None else None,
         "auto_generate_name": request.auto_generate_name,
         "history": request.history,
+        "triggered_from": request.triggered_from,
+        "root_node_id": request.root_node_id,
     }
 
 
@@ -126,6 +132,8 @@ def load_request(payload: dict[str, Any]) -> WorkflowRunRequest | dict[str, Any]
         workflow=draft,
         auto_generate_name=payload.get("auto_generate_name", True),
         history=payload.get("history"),
+        triggered_from=payload.get("triggered_from"),
+        root_node_id=payload.get("root_node_id"),
     )
 
 
