@@ -11,7 +11,8 @@ from celery import shared_task
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="triggers.fire_schedule", queue="workflow", acks_late=False, ignore_result=True)
+# Sent to the `workflow` queue: its beat entry (services._schedule_plan_sync) names the queue.
+@shared_task(name="triggers.fire_schedule", acks_late=False, ignore_result=True)
 def fire_schedule(plan_id: str, now: str | None = None) -> str:
     """``now`` (ISO 8601): the wake-up time to judge by, for tests and replays; beat sends none."""
     from triggers.firing import schedule_fire
