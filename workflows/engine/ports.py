@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from contextvars import ContextVar
 from collections.abc import AsyncIterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
