@@ -58,6 +58,8 @@ class App(TenantScopedModel):
     tracing = models.JSONField(null=True, blank=True)
     max_active_requests = models.IntegerField(null=True, blank=True)
     use_icon_as_answer_icon = models.BooleanField(default=False)
+    # Record every run's outside I/O as a replay log (RunReplayLog); a request may ask for it too.
+    replay_log_enabled = models.BooleanField(default=False)
     created_by = models.UUIDField(null=True, blank=True)
     updated_by = models.UUIDField(null=True, blank=True)
 
@@ -510,3 +512,60 @@ class DailyUsageWatermark(TenantScopedModel):
 
     def __str__(self) -> str:
         return f"{self.tenant_id} through {self.through_day} ({self.timezone})"
+
+
+class RunReplayLog(TenantScopedModel):
+    """A workflow run's recorded outside calls (workflows.engine.replay), redacted, for replaying it."""
+
+    app_id = models.UUIDField(db_index=True)
+    workflow_run_id = models.UUIDField(unique=True)
+    workflow_id = models.UUIDField()
+    inputs = models.JSONField(default=dict)
+    system = models.JSONField(default=dict)  # sys.* without files (those are re-read from inputs)
+    conversation = models.JSONField(default=list)
+    log = models.JSONField(default=dict)
+
+    def __str__(self) -> str:
+        return f"replay log of {self.workflow_run_id}"
+
+
+class BudgetPeriod(models.TextChoices):
+    DAILY = "daily"
+    MONTHLY = "monthly"
+
+
+class Budget(TenantScopedModel):
+    """A spending limit for the workspace (``app_id`` empty) or one app: money in the model prices'
+    currency and/or tokens, per day or month. Usage lives in counters (Redis or BudgetCounter)."""
+
+    app_id = models.UUIDField(null=True, blank=True)
+    period = models.CharField(max_length=16, choices=BudgetPeriod.choices, default=BudgetPeriod.MONTHLY)
+    amount = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    currency = models.CharField(max_length=8, default="USD")
+    token_limit = models.BigIntegerField(null=True, blank=True)
+    alert_threshold = models.FloatField(default=0.8)
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "app_id"], name="unique_budget_scope")]
+
+    def __str__(self) -> str:
+        return f"budget {self.tenant_id}/{self.app_id or '*'}"
+
+
+class BudgetCounter(TimestampedModel):
+    """Spend and tokens of one budget in one period (embedded mode; Redis keeps them when scaled)."""
+
+    budget = models.ForeignKey(Budget, on_delete=models.CASCADE, related_name="counters")
+    period_key = models.CharField(max_length=16)  # 2026-12 or 2026-12-07
+    spent = models.DecimalField(max_digits=24, decimal_places=10, default=Decimal(0))
+    tokens = models.BigIntegerField(default=0)
+    alerted = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["budget", "period_key"], name="unique_budget_counter")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.budget_id} {self.period_key}"

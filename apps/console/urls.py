@@ -9,6 +9,7 @@ from django.urls import path
 from apps.console.views import (
     annotations,
     apps,
+    beyond,
     debug,
     dsl,
     logs,
@@ -75,6 +76,11 @@ urlpatterns = [
     # logs
     path(f"{A}/workflow-runs", logs.WorkflowRunListApi.as_view()),
     path(f"{A}/advanced-chat/workflow-runs", logs.AdvancedChatWorkflowRunListApi.as_view()),
+    path(f"{A}/workflow-runs/<str:run_id>/replay", beyond.WorkflowRunReplayApi.as_view()),
+    path(f"{A}/workflow-runs/<str:run_id>/test-case", beyond.WorkflowRunTestCaseApi.as_view()),
+    path(f"{A}/replay-settings", beyond.AppReplaySettingsApi.as_view()),
+    path(f"{A}/budget", beyond.AppBudgetApi.as_view()),
+    path("workspaces/current/budget", beyond.WorkspaceBudgetApi.as_view()),
     path(f"{A}/workflow-runs/<str:run_id>", logs.WorkflowRunDetailApi.as_view()),
     path(f"{A}/workflow-runs/<str:run_id>/node-executions", logs.WorkflowRunNodeExecutionsApi.as_view()),
     path(f"{A}/workflow-app-logs", logs.WorkflowAppLogListApi.as_view()),

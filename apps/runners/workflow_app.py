@@ -317,6 +317,11 @@ async def execute_workflow_run(prepared: PreparedRun, writer: RunWriter) -> RunR
         source={"app_id": str(app.id), "workflow_run_id": identity.workflow_run_id},
         history=None if prepared.request.conversation_id else prepared.request.history,
     )
+    from apps.services.replay import replay_log_save, replay_recording_for
+
+    recording = replay_recording_for(prepared, ports)  # None unless the app or request asked for it
+    if recording is not None:
+        ports = recording.ports
     engine = wf.Engine(ports=ports, limits=engine_limits())
     result: RunResult
     try:
@@ -358,6 +363,11 @@ async def execute_workflow_run(prepared: PreparedRun, writer: RunWriter) -> RunR
         result = await _crash(prepared, writer, recorder, wire, exc)
     finally:
         control.unregister_task(identity.task_id, app_id=str(prepared.workflow.app_id))
+    if recording is not None:
+        try:
+            await replay_log_save(prepared, recording)
+        except Exception:  # a lost replay log must not fail the run it describes
+            logger.exception("could not store the replay log of run %s", identity.workflow_run_id)
     return result
 
 

@@ -34,6 +34,7 @@ from apps.service_api import serializers as s
 from apps.service_api.authentication import AppKeyAuthentication
 from apps.service_api.base import ServiceApiView
 from apps.services.end_users import end_user_get_or_create, end_user_remembered
+from apps.services.replay import replay_requested
 from dify_project.api.errors import ApiError, InvalidParam, NotFound
 from dify_project.api.views import AsyncApiView
 from dify_project.db import db_sync_to_async
@@ -185,6 +186,7 @@ class WorkflowRunApi(AsyncServiceApiView):
             files=data.get("files"),
             workflow_id=str(workflow_id or data.get("workflow_id") or "") or None,
         )
+        run_request.replay_log = replay_requested(request.data)  # our extension: record a replay log
         return prepare_workflow_request(
             run_request, streaming=data["response_mode"] == "streaming", chat=False
         )
@@ -228,6 +230,7 @@ class ChatMessagesApi(AsyncServiceApiView):
                 workflow_id=str(data["workflow_id"]) if data.get("workflow_id") else None,
                 auto_generate_name=data["auto_generate_name"],
             )
+            run_request.replay_log = replay_requested(request.data)
             return prepare_workflow_request(run_request, streaming=streaming, chat=True)
         return prepare_chat_request(
             app=app, end_user=end_user, data=data, streaming=streaming, invoke_from="service-api"
