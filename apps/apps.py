@@ -15,3 +15,9 @@ class AppsConfig(AppConfig):
 
         # Tool nodes and agents reach workflow-as-tool through the workspace's tool port.
         register_workflow_tools(AppWorkflowTools())
+
+        from apps.services.budgets import BudgetGuard
+        from providers.services.invocation.guards import register_call_guard
+
+        # Cost budgets are checked before every LLM call (providers cannot import apps).
+        register_call_guard(BudgetGuard())

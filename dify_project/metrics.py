@@ -69,6 +69,11 @@ TIME_TO_FIRST_TOKEN = Histogram(
     ["provider"],
     buckets=_TTFT_BUCKETS,
 )
+BUDGET_ALERTS = Counter(
+    "dify_budget_alerts",
+    "Cost budgets that passed their alert threshold (once per budget and period), by scope.",
+    ["scope"],
+)
 OPEN_STREAMS = Gauge("dify_open_streams", "Server-sent event streams open now.", multiprocess_mode="livesum")
 
 ScrapeCollector = Callable[[], Iterable[GaugeMetricFamily]]

@@ -14,6 +14,7 @@ from providers.runtime import (
     LLMStream,
     LLMUsage,
 )
+from providers.services.invocation.guards import guards_after, guards_before
 from providers.services.invocation.metering import (
     MeteredLLMStream,
     _meter_fields,
@@ -49,6 +50,8 @@ async def _llm(
     tenant_id = str(tenant_id)
     resolved = await _resolve(tenant_id, provider, "llm", model)
     params = _parameters_with_response_format(parameters, response_format)
+    # Budgets: refuse before the provider is called; settle with the real usage after.
+    taken = await guards_before(tenant_id=tenant_id, source=source, parameters=params)
     started = time.perf_counter()
     try:
         answer = await model_runtime().invoke_llm(
@@ -63,7 +66,11 @@ async def _llm(
             user=user,
             pricing=resolved.pricing,
         )
-    except InvokeError as exc:  # the provider was called and failed: that is a metered call
+    except BaseException as exc:
+        await guards_after(taken, None)
+        if not isinstance(exc, InvokeError):
+            raise
+        # the provider was called and failed: that is a metered call
         await _record(
             _meter_fields(
                 tenant_id=tenant_id,
@@ -76,6 +83,7 @@ async def _llm(
         )
         raise
     if isinstance(answer, LLMResult):
+        await guards_after(taken, answer.usage)
         await _record(
             _meter_fields(
                 tenant_id=tenant_id,
@@ -88,6 +96,7 @@ async def _llm(
         return answer
 
     async def on_end(status: str, usage: LLMUsage | None, error: BaseException | None, wait: bool) -> None:
+        await guards_after(taken, usage)
         fields = _meter_fields(
             tenant_id=tenant_id,
             resolved=resolved,
