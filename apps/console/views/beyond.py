@@ -47,17 +47,22 @@ class WorkflowRunReplayApi(AsyncAppApiView):
         return Response(await replay.replay_run(self.prepared))
 
 
-class TestCaseIn(serializers.Serializer):
+class RunToTestCaseIn(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
 
 
 class WorkflowRunTestCaseApi(AppApiView):
     app_modes = WORKFLOW_MODES
 
-    @extend_schema(parameters=[APP_ID], request=TestCaseIn, summary="Turn a recorded run into a test case")
+    @extend_schema(
+        parameters=[APP_ID],
+        request=RunToTestCaseIn,
+        responses={201: OpenApiResponse(description="the new workflow test case")},
+        summary="Turn a recorded run into a test case",
+    )
     def post(self, request: Request, app_id: str, run_id: str) -> Response:
         app = self.get_app(request, app_id)
-        data = self.validate(TestCaseIn, request.data or {})
+        data = self.validate(RunToTestCaseIn, request.data or {})
         case = replay.replay_to_test_case(
             app=app, run_id=run_id, account_id=request.user.id, name=data["name"]
         )
@@ -71,11 +76,18 @@ class ReplaySettingsIn(serializers.Serializer):
 class AppReplaySettingsApi(AppApiView):
     app_modes = WORKFLOW_MODES
 
-    @extend_schema(parameters=[APP_ID], summary="Whether the app records replay logs")
+    @extend_schema(
+        parameters=[APP_ID], responses={200: ReplaySettingsIn}, summary="Whether the app records replay logs"
+    )
     def get(self, request: Request, app_id: str) -> Response:
         return Response({"replay_log_enabled": self.get_app(request, app_id).replay_log_enabled})
 
-    @extend_schema(parameters=[APP_ID], request=ReplaySettingsIn, summary="Record replay logs or not")
+    @extend_schema(
+        parameters=[APP_ID],
+        request=ReplaySettingsIn,
+        responses={200: ReplaySettingsIn},
+        summary="Record replay logs or not",
+    )
     def put(self, request: Request, app_id: str) -> Response:
         app = self.get_app(request, app_id)
         data = self.validate(ReplaySettingsIn, request.data)
