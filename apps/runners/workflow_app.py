@@ -317,7 +317,7 @@ async def execute_workflow_run(prepared: PreparedRun, writer: RunWriter) -> RunR
         source={"app_id": str(app.id), "workflow_run_id": identity.workflow_run_id},
         history=None if prepared.request.conversation_id else prepared.request.history,
     )
-    from apps.services.replay import replay_log_save, replay_recording_for
+    from apps.runners.replay_recording import replay_log_save, replay_recording_for
 
     recording = replay_recording_for(prepared, ports)  # None unless the app or request asked for it
     if recording is not None:

@@ -18,16 +18,16 @@ from typing import TYPE_CHECKING, Any
 from apps.models import App, RunReplayLog
 from apps.runners.files import resolve_file_inputs
 from apps.runners.ports import ports_for_run
+from apps.runners.replay_recording import json_safe as _json
 from apps.runners.workflow_app import engine_limits, environment_of
 from apps.services import workflow_tests
 from dify_project.api.errors import InvalidParam, NotFound
-from dify_project.db import db_sync_to_async
 from workflows import engine as wf
-from workflows.engine.replay import RecordingPorts, ReplayLog, replaying_ports
+from workflows.engine.replay import ReplayLog, replaying_ports
 from workflows.models import WorkflowNodeExecution, WorkflowRun
 
 if TYPE_CHECKING:
-    from apps.runners.workflow_app import PreparedRun
+    pass
 
 
 # -- recording -------------------------------------------------------------------------------------------
@@ -37,39 +37,6 @@ def replay_requested(body: Any) -> bool:
     """A request's ``replay_log`` flag (true, "true", 1)."""
     value = body.get("replay_log") if hasattr(body, "get") else None
     return value is True or str(value).lower() in ("true", "1")
-
-
-def replay_recording_for(prepared: PreparedRun, ports: wf.Ports) -> RecordingPorts | None:
-    """The recording wrapper when the app or the request asked for a replay log, else None (no cost)."""
-    request = prepared.request
-    if not (request.app.replay_log_enabled or getattr(request, "replay_log", False)):
-        return None
-    secrets = [
-        str(item.get("value"))
-        for item in prepared.environment
-        if item.get("value_type") == "secret" and item.get("value")
-    ]
-    return RecordingPorts(ports, secrets=secrets)
-
-
-def _json(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=lambda v: v.to_dict() if hasattr(v, "to_dict") else str(v)))
-
-
-async def replay_log_save(prepared: PreparedRun, recording: RecordingPorts) -> None:
-    """Store the run's log (after its rows: the run row exists when the log is read back)."""
-    system = {k: v for k, v in prepared.system.items() if k != "files"}
-    row = RunReplayLog(
-        tenant_id=prepared.rows.tenant_id,
-        app_id=prepared.rows.app_id,
-        workflow_run_id=prepared.identity.workflow_run_id,
-        workflow_id=prepared.rows.workflow_id,
-        inputs=_json(prepared.rows.inputs),
-        system=_json(system),
-        conversation=_json(prepared.conversation_vars),
-        log=recording.log.to_dict(),
-    )
-    await db_sync_to_async(row.save)()
 
 
 # -- replaying ---------------------------------------------------------------------------------------------
