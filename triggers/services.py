@@ -18,11 +18,11 @@ from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from apps.models import App
-from apps.runners.workflow_app import graph_for
 from dify_project import crypto
 from dify_project.api.errors import InvalidParam, NotFound
 from triggers import schedules
 from triggers.models import AppTrigger, SchedulePlan, TriggerStatus, TriggerType, WebhookTrigger
+from workflows import engine as wf
 from workflows import selectors as workflow_selectors
 from workflows.engine.nodes.base import Node
 from workflows.engine.nodes.triggers import TriggerScheduleNode
@@ -42,7 +42,9 @@ def trigger_roots(workflow: Workflow | None) -> dict[str, Node]:
     """The top-level trigger nodes of a workflow version, by id, in graph order."""
     if workflow is None:
         return {}
-    graph = graph_for(workflow)
+    # Parsed here, not through the runner's per-version cache: publishing must not fill it (a test or an
+    # operator's fix that rewrites a version's graph in place would then run the stale parse).
+    graph = wf.parse_graph(workflow.graph)
     return {
         node_id: node
         for node_id, node in graph.nodes.items()

@@ -283,11 +283,6 @@ def test_a_chatflow_gets_the_earlier_messages_as_memory(setup, fake_llm):
     app, client = setup(mode="advanced-chat")
     app.workflow.graph = chatflow_with_memory()
     app.workflow.save(update_fields=["graph"])
-    # A published version never changes, so its parsed graph is cached per version, and publishing (the
-    # trigger sync) already parsed the factory's graph; this test rewrites the version in place instead.
-    from apps.runners import workflow_app
-
-    workflow_app._graphs.clear()
     fake_llm.push(Reply(text="You are Ada.", usage=(20, 4), route="chat"))
     completion = sdk(client).chat.completions.create(
         model=str(app.id),
