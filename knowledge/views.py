@@ -633,8 +633,16 @@ class IndexingEstimateApi(ConsoleDatasetApiView):
         from knowledge.services.indexing import indexing_estimate
 
         data = self.validate(IndexingEstimateIn, request.data)
+        info = data["info_list"]
+        if info["data_source_type"] != "upload_file":
+            raise errors.InvalidParam(
+                "The indexing estimate previews uploaded files (data_source_type upload_file).",
+                params="info_list.data_source_type",
+            )
+        if not info.get("file_info_list"):
+            raise errors.InvalidParam("file_info_list is required for upload_file.", params="info_list")
         pages: list[str] = []
-        for file_id in data["info_list"]["file_info_list"]["file_ids"]:
+        for file_id in info["file_info_list"]["file_ids"]:
             pk = selectors.parse_id(file_id, error=NotFound)
             upload = UploadFile.objects.for_tenant(request.tenant).filter(id=pk).first()
             if upload is None:

@@ -21,7 +21,7 @@ from apps.runners.ports import ports_for_run
 from apps.runners.replay_recording import json_safe as _json
 from apps.runners.workflow_app import engine_limits, environment_of
 from apps.services import workflow_tests
-from dify_project.api.errors import InvalidParam, NotFound
+from dify_project.api.errors import ApiError, InvalidParam, NotFound
 from workflows import engine as wf
 from workflows.engine.replay import ReplayLog, replaying_ports
 from workflows.models import WorkflowNodeExecution, WorkflowRun
@@ -55,7 +55,8 @@ class PreparedReplay:
 
 
 def replay_prepare(*, app: App, run_id: Any, node_overrides: dict[str, Any] | None = None) -> PreparedReplay:
-    """Every read a replay needs; 404 for a run of another app or workspace or without a log."""
+    """Every read a replay needs; 404 for a run of another app or workspace, 400 for a run without a log
+    (the run is there, so a 404 would tell its owner it is not)."""
     try:
         run = WorkflowRun.objects.select_related("workflow").get(
             id=run_id, app_id=app.id, tenant_id=app.tenant_id
@@ -64,7 +65,10 @@ def replay_prepare(*, app: App, run_id: Any, node_overrides: dict[str, Any] | No
         raise NotFound("Workflow run not found.") from None
     record = RunReplayLog.objects.filter(workflow_run_id=run.id, tenant_id=app.tenant_id).first()
     if record is None:
-        raise NotFound("This run has no replay log: enable replay_log_enabled on the app or pass replay_log.")
+        raise ApiError(
+            "This run has no replay log: enable replay_log_enabled on the app or pass replay_log.",
+            code="replay_log_not_found",
+        )
     overrides = dict(node_overrides or {})
     graph_dict = json.loads(json.dumps(run.workflow.graph))
     nodes = {n.get("id"): n for n in graph_dict.get("nodes") or []}

@@ -105,12 +105,12 @@ def test_a_node_override_shows_the_difference_and_an_overridden_llm_runs_live(fl
     assert bad.status_code == 400 and bad.json()["code"] == "invalid_param"
 
 
-def test_a_run_without_a_log_is_404_and_a_run_becomes_a_passing_test_case(flow, fake_llm):
+def test_a_run_without_a_log_is_400_and_a_run_becomes_a_passing_test_case(flow, fake_llm):
     app, client, console = flow
     plain = run_once(client, fake_llm)
     assert not RunReplayLog.objects.filter(workflow_run_id=plain).exists()
     missing = console.post(f"/console/api/apps/{app.id}/workflow-runs/{plain}/replay", {}, format="json")
-    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+    assert missing.status_code == 400 and missing.json()["code"] == "replay_log_not_found"
     # a recorded run becomes a test case: recorded llm outputs as mocks, run outputs as assertions
     run_id = run_once(client, fake_llm, replay_log=True)
     made = console.post(f"/console/api/apps/{app.id}/workflow-runs/{run_id}/test-case", {}, format="json")

@@ -58,6 +58,7 @@ class World:
     ID_PARAMS = (
         "annotation_id",
         "annotation_setting_id",
+        "api_id",
         "api_key_id",
         "app_id",
         "batch",
@@ -162,7 +163,7 @@ def build_world(*, base_url: str, account: Account, token: str, fake_llm: FakeLL
     from apps.services.api_keys import api_key_create
     from apps.services.mcp_server import app_mcp_server_create
     from apps.services.tags import tag_create
-    from knowledge.models import ChildChunk, DocumentSegment
+    from knowledge.models import ChildChunk, DocumentSegment, ExternalKnowledgeApi
     from knowledge.services.datasets import dataset_create
     from knowledge.services.documents import document_create
     from knowledge.services.indexing import document_index
@@ -301,6 +302,17 @@ def build_world(*, base_url: str, account: Account, token: str, fake_llm: FakeLL
             metadata_create(dataset=dataset, name="author", type="string", account_id=account.id).id
         ),
     }
+    # An external knowledge API (made directly: creating one through the service checks its endpoint).
+    ids["api_id"] = str(
+        ExternalKnowledgeApi.objects.create(
+            tenant=tenant,
+            name="external",
+            endpoint="http://127.0.0.1:9/knowledge",
+            api_key="ek-secret",
+            created_by=account.id,
+            updated_by=account.id,
+        ).id
+    )
     dataset_token, dataset_key = api_key_create(tenant=tenant, type="dataset")
     ids["dataset_api_key_id"] = str(dataset_token.id)
     ids["config_id"] = str(_load_balancing_config(tenant, LoadBalancingModelConfig).id)
