@@ -563,9 +563,7 @@ class BudgetCounter(TimestampedModel):
     alerted = models.BooleanField(default=False)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["budget", "period_key"], name="unique_budget_counter")
-        ]
+        constraints = [models.UniqueConstraint(fields=["budget", "period_key"], name="unique_budget_counter")]
 
     def __str__(self) -> str:
         return f"{self.budget_id} {self.period_key}"
