@@ -18,8 +18,10 @@ and never answers fails the call with a clear message instead of hanging the run
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import math
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -57,6 +59,8 @@ class McpServer:
     headers: Mapping[str, str] = field(default_factory=dict)
     timeout: float = DEFAULT_TIMEOUT
     sse_read_timeout: float = DEFAULT_SSE_READ_TIMEOUT
+    # An OAuth-authorised provider's bearer token, asked for on each connection (it may refresh first).
+    token: Callable[[], Awaitable[str | None]] | None = field(default=None, compare=False, repr=False)
 
     @property
     def transport(self) -> str:
@@ -67,10 +71,19 @@ def guarded_client(
     headers: dict[str, str] | None = None,
     timeout: httpx2.Timeout | None = None,
     auth: httpx2.Auth | None = None,
+    statuses: list[int] | None = None,
 ) -> httpx2.AsyncClient:
-    """The SDK's `McpHttpClientFactory`, guarded: every connection passes the SSRF policy."""
+    """The SDK's `McpHttpClientFactory`, guarded: every connection passes the SSRF policy. `statuses`
+    collects every HTTP status answered: the SDK turns a 401 into a generic JSON-RPC error, and a 401
+    is what tells us the server wants OAuth."""
     transport = guard_transport(httpx2.AsyncHTTPTransport(trust_env=False), ssrf_policy)
+
+    async def record(response: httpx2.Response) -> None:
+        if statuses is not None:
+            statuses.append(response.status_code)
+
     return httpx2.AsyncClient(
+        event_hooks={"response": [record]},
         transport=transport,
         headers=headers,
         timeout=timeout or httpx2.Timeout(DEFAULT_TIMEOUT, read=DEFAULT_SSE_READ_TIMEOUT),
@@ -106,7 +119,7 @@ def describe(error: BaseException, url: str) -> ToolInvokeError:
         return McpConnectionError(f"MCP server {url} is not allowed: {leaf}")
     status = _status_of(leaf)
     if status == 401:
-        return McpAuthRequired(f"MCP server {url} requires authorization (HTTP 401)")
+        return _auth_required(url)
     if status is not None:
         return McpConnectionError(f"MCP server {url} answered HTTP {status}")
     if isinstance(leaf, TimeoutError | httpx2.TimeoutException):
@@ -119,6 +132,12 @@ def describe(error: BaseException, url: str) -> ToolInvokeError:
     return McpConnectionError(f"MCP server {url} failed: {message}")
 
 
+def _auth_required(url: str) -> McpAuthRequired:
+    return McpAuthRequired(
+        f"MCP server {url} requires authorization (HTTP 401); authorize the provider in the console"
+    )
+
+
 def _short(error: ValidationError) -> str:
     first = error.errors()[0] if error.errors() else {}
     where = ".".join(str(part) for part in first.get("loc", ()))
@@ -126,7 +145,7 @@ def _short(error: ValidationError) -> str:
 
 
 @contextlib.asynccontextmanager
-async def _open(server: McpServer, transport: str) -> AsyncIterator[Any]:
+async def _open(server: McpServer, transport: str, statuses: list[int]) -> AsyncIterator[Any]:
     from mcp import ClientSession
     from mcp.client.sse import sse_client
     from mcp.client.streamable_http import streamable_http_client
@@ -141,13 +160,13 @@ async def _open(server: McpServer, transport: str) -> AsyncIterator[Any]:
             headers=headers,
             timeout=server.timeout,
             sse_read_timeout=server.sse_read_timeout,
-            httpx_client_factory=guarded_client,
+            httpx_client_factory=functools.partial(guarded_client, statuses=statuses),
         )
         async with streams as (read, write), ClientSession(read, write, client_info=info) as session:
             await session.initialize()
             yield session
         return
-    async with guarded_client(headers=headers, timeout=timeout) as client:
+    async with guarded_client(headers=headers, timeout=timeout, statuses=statuses) as client:
         streams = streamable_http_client(server.url, http_client=client)
         async with streams as (read, write), ClientSession(read, write, client_info=info) as session:
             await session.initialize()
@@ -156,18 +175,27 @@ async def _open(server: McpServer, transport: str) -> AsyncIterator[Any]:
 
 async def _with_session(server: McpServer, operation: Any, *, budget: float) -> Any:
     """Run `operation(session)` on a fresh connection, bounded by `budget` seconds."""
+    if server.token is not None:
+        bearer = await server.token()
+        if bearer:
+            server = dataclasses.replace(
+                server, headers={**server.headers, "Authorization": f"Bearer {bearer}"}
+            )
     transports = [server.transport] if server.transport == "sse" else ["streamable_http", "sse"]
     last: ToolInvokeError | None = None
     for transport in transports:
+        statuses: list[int] = []
         try:
             with anyio.fail_after(budget):
-                async with _open(server, transport) as session:
+                async with _open(server, transport, statuses) as session:
                     return await operation(session)
         except TimeoutError:
             raise McpConnectionError(
                 f"MCP server {server.url} did not answer within {budget:.0f} seconds"
             ) from None
         except Exception as error:
+            if 401 in statuses:
+                raise _auth_required(server.url) from None
             last = describe(error, server.url)
             statuses = [_status_of(leaf) for leaf in _leaves(error)]
             # Only an HTTP answer other than 401 suggests the server speaks the other transport.

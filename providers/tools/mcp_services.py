@@ -5,6 +5,10 @@ and `update/<id>`, which lists the tools). Names, server identifiers and URLs ar
 The URL and the headers stay encrypted; an update that sends back the masked URL (`[__HIDDEN__]`) or a
 masked header value keeps the stored one. Connecting goes out through the guarded client; a server that
 cannot be reached, refuses us, or lists tools whose schemas we cannot read answers 400 with the reason.
+
+A server that answers 401 wants OAuth 2.1 (`mcp_oauth`): `auth` then answers `{"authorization_url"}`
+and marks the provider unauthorised; the browser comes back to `mcp/oauth/callback` (or the console
+posts `auth` again with `authorization_code`), which stores the tokens and lists the tools.
 """
 
 from __future__ import annotations
@@ -24,6 +28,14 @@ from dify_project.crypto import mask
 from dify_project.db import db_sync_to_async
 from providers.tools.exceptions import ToolInvokeError
 from providers.tools.mcp_client import McpAuthRequired, McpSchemaError, list_tools
+from providers.tools.mcp_oauth import (
+    McpOAuthError,
+    access_token,
+    credentials_of,
+    oauth_finish,
+    oauth_start,
+    pending_state,
+)
 from providers.tools.mcp_tools import check_tools
 from providers.tools.models import MCPToolProvider
 from providers.tools.selectors import mcp_provider_get, mcp_server_of
@@ -194,19 +206,84 @@ def _store_tools(tenant: Tenant, provider_id: str, tools: list[dict[str, Any]] |
     return row
 
 
-async def mcp_provider_refresh_tools(*, tenant: Tenant, provider_id: str) -> MCPToolProvider:
-    """Connect, list the server's tools and keep them (`update/<id>` and `auth`). A failure marks the
-    provider unauthorised and answers 400 naming the reason; nothing is kept from an unreadable list."""
+async def _listed_tools(tenant: Tenant | Any, provider_id: str) -> MCPToolProvider:
+    """List and keep the tools; McpAuthRequired passes through (the caller decides what it means)."""
     row = await db_sync_to_async(mcp_provider_get)(tenant=tenant, provider_id=provider_id)
     try:
         tools = check_tools(await list_tools(mcp_server_of(row)))
+    except McpAuthRequired:
+        await db_sync_to_async(_store_tools)(tenant, provider_id, None)
+        raise
     except McpSchemaError as exc:
         await db_sync_to_async(_store_tools)(tenant, provider_id, None)
         raise InvalidParam(f"The MCP server's tool list cannot be read: {exc}") from None
-    except McpAuthRequired as exc:
-        await db_sync_to_async(_store_tools)(tenant, provider_id, None)
-        raise InvalidParam(f"{exc}; OAuth authorization of MCP servers is not supported here yet") from None
     except ToolInvokeError as exc:
         await db_sync_to_async(_store_tools)(tenant, provider_id, None)
         raise InvalidParam(f"Failed to connect to MCP server: {exc}") from None
     return await db_sync_to_async(_store_tools)(tenant, provider_id, tools)
+
+
+async def mcp_provider_refresh_tools(*, tenant: Tenant, provider_id: str) -> MCPToolProvider:
+    """Connect, list the server's tools and keep them (`update/<id>`). A failure marks the provider
+    unauthorised and answers 400 naming the reason; nothing is kept from an unreadable list."""
+    try:
+        return await _listed_tools(tenant, provider_id)
+    except McpAuthRequired as exc:
+        raise InvalidParam(str(exc)) from None
+
+
+async def mcp_provider_authorize(
+    *, tenant: Tenant, provider_id: str, redirect_uri: str, authorization_code: str | None = None
+) -> dict[str, str]:
+    """Dify's `tool-provider/mcp/auth`: `{"result": "success"}` once the server lists its tools to us,
+    `{"authorization_url": ...}` when it wants OAuth first. With `authorization_code`, the provider's
+    latest pending flow is finished with it. Errors (unreachable, no OAuth metadata, a refused token
+    request, no pending flow) answer 400 naming the reason."""
+    row = await db_sync_to_async(mcp_provider_get)(tenant=tenant, provider_id=provider_id)
+    if authorization_code:
+        state = pending_state(tenant_id=row.tenant_id, provider_id=row.id)
+        try:
+            await oauth_finish(
+                state=state or "", code=authorization_code, tenant_id=row.tenant_id, provider_id=row.id
+            )
+        except McpOAuthError as exc:
+            raise InvalidParam(str(exc)) from None
+    try:
+        await _listed_tools(tenant, provider_id)
+    except McpAuthRequired:
+        # A token the server stopped accepting before its expiry: one refresh before a new flow.
+        if not authorization_code and await _refreshed_once(row):
+            return {"result": "success"}
+        if authorization_code:
+            raise InvalidParam("The MCP server refused the new authorization") from None
+        try:
+            return {"authorization_url": await oauth_start(row=row, redirect_uri=redirect_uri)}
+        except McpOAuthError as exc:
+            raise InvalidParam(str(exc)) from None
+    return {"result": "success"}
+
+
+async def _refreshed_once(row: MCPToolProvider) -> bool:
+    tokens = credentials_of(row).get("tokens") or {}
+    if not tokens.get("refresh_token"):
+        return False
+    try:
+        await access_token(tenant_id=str(row.tenant_id), provider_id=str(row.id), force_refresh=True)
+        await _listed_tools(row.tenant_id, str(row.id))
+    except ToolInvokeError:
+        return False
+    return True
+
+
+async def mcp_oauth_callback(*, state: str, code: str) -> MCPToolProvider:
+    """`mcp/oauth/callback`: the browser's way back from the authorization server. The state names the
+    workspace and provider (single use, expiring); the code becomes tokens, then the tools are listed.
+    A bad state or a refused exchange answers 400."""
+    try:
+        row = await oauth_finish(state=state, code=code)
+    except McpOAuthError as exc:
+        raise InvalidParam(str(exc)) from None
+    try:
+        return await _listed_tools(row.tenant_id, str(row.id))
+    except McpAuthRequired as exc:
+        raise InvalidParam(str(exc)) from None

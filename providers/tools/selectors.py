@@ -20,6 +20,7 @@ from providers.tools.builtin.base import BuiltinProvider
 from providers.tools.entities import I18n, provider_dict
 from providers.tools.exceptions import ToolProviderNotFound
 from providers.tools.mcp_client import McpSchemaError, McpServer
+from providers.tools.mcp_oauth import token_source
 from providers.tools.mcp_tools import parameters_of
 from providers.tools.models import ApiToolProvider, BuiltinToolProvider, MCPToolProvider
 from providers.tools.openapi import ApiToolBundle
@@ -209,7 +210,11 @@ def mcp_provider_find(*, tenant: TenantRef, provider_id: str) -> MCPToolProvider
 
 def mcp_server_of(row: MCPToolProvider) -> McpServer:
     return McpServer(
-        url=row.server_url, headers=row.headers, timeout=row.timeout, sse_read_timeout=row.sse_read_timeout
+        url=row.server_url,
+        headers=row.headers,
+        timeout=row.timeout,
+        sse_read_timeout=row.sse_read_timeout,
+        token=token_source(row),
     )
 
 

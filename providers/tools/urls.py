@@ -39,6 +39,7 @@ urlpatterns = [
     path(f"{_M}/auth", views.McpProviderAuthApi.as_view()),
     path(f"{_M}/tools/<path:provider_id>", views.McpProviderDetailApi.as_view()),
     path(f"{_M}/update/<path:provider_id>", views.McpProviderRefreshApi.as_view()),
+    path("mcp/oauth/callback", views.McpOAuthCallbackApi.as_view()),
     path("workspaces/current/tools/builtin", views.BuiltinToolListApi.as_view()),
     path("workspaces/current/tools/api", views.ApiToolListApi.as_view()),
     path("workspaces/current/tools/mcp", views.McpToolListApi.as_view()),

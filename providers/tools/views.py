@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpResponse
+from django.conf import settings
+from django.http import HttpResponse, HttpResponseRedirect
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -19,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import TenantRole
+from dify_project.api.errors import InvalidParam
 from dify_project.api.fields import ResultOut
 from dify_project.api.views import ApiView, AsyncApiView, WorkspaceApiView
 from providers.tools import builtin_credentials as tool_keys
@@ -339,13 +341,50 @@ def _mcp_fields(data: dict[str, Any]) -> dict[str, Any]:
 
 
 class McpProviderAuthApi(ToolCallApiView):
-    """`tool-provider/mcp/auth`: connect to the server; on success it is authorised and its tools kept."""
+    """`tool-provider/mcp/auth`: connect to the server; on success it is authorised and its tools kept.
+    A server that wants OAuth answers `{"authorization_url"}`; `authorization_code` finishes that flow."""
 
     @extend_schema(request=s.McpAuthIn, responses=ResultOut)
     async def post(self, request: Request) -> Response:
         data = self.validate(s.McpAuthIn, request.data)
-        await mcp_services.mcp_provider_refresh_tools(tenant=request.tenant, provider_id=data["provider_id"])
-        return Response(SUCCESS)
+        answer = await mcp_services.mcp_provider_authorize(
+            tenant=request.tenant,
+            provider_id=data["provider_id"],
+            redirect_uri=_mcp_oauth_redirect_uri(request),
+            authorization_code=data.get("authorization_code") or None,
+        )
+        return Response(answer)
+
+
+MCP_OAUTH_CALLBACK = "/console/api/mcp/oauth/callback"
+
+
+def _mcp_oauth_redirect_uri(request: Request) -> str:
+    """Dify's `{CONSOLE_API_URL}/console/api/mcp/oauth/callback`; without the setting, this host."""
+    base = (getattr(settings, "CONSOLE_API_URL", "") or "").rstrip("/")
+    return f"{base}{MCP_OAUTH_CALLBACK}" if base else request.build_absolute_uri(MCP_OAUTH_CALLBACK)
+
+
+class McpOAuthCallbackApi(AsyncApiView):
+    """`mcp/oauth/callback?code=&state=`: the browser's return from the MCP server's authorization server.
+    No login: the single-use, expiring state names the workspace and provider. Finishes the exchange and
+    redirects to the console (Dify's `{CONSOLE_WEB_URL}/oauth-callback`); a bad state answers 400."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    class Query(serializers.Serializer):
+        state = serializers.CharField(max_length=256)
+        code = serializers.CharField(required=False, allow_blank=True, max_length=4096)
+        error = serializers.CharField(required=False, allow_blank=True, max_length=256)
+
+    @extend_schema(parameters=[Query], responses={302: None})
+    async def get(self, request: Request) -> HttpResponse:
+        query = self.validate_query(self.Query, request)
+        if query.get("error") and not query.get("code"):
+            raise InvalidParam(f"The MCP server's authorization server refused: {query['error']}")
+        await mcp_services.mcp_oauth_callback(state=query["state"], code=query.get("code") or "")
+        return HttpResponseRedirect(f"{(settings.CONSOLE_WEB_URL or '').rstrip('/')}/oauth-callback")
 
 
 class McpProviderDetailApi(ToolApiView):
