@@ -3,7 +3,9 @@
 Before each LLM call (`providers.services.invocation.guards`) the applicable budgets are checked and the
 call's estimate (its ``max_tokens``) reserved; after it the reservation is replaced by the real usage.
 Counters are atomic across processes: Redis INCRBYFLOAT/INCRBY on a key per budget and period in the
-scaled mode, a row locked with select_for_update and F-expressions in the embedded mode. A budget
+scaled mode (one pipeline per call), a conditional UPDATE with F-expressions on a row in the embedded mode.
+The budget definitions come from the Django cache (see `DEFINITIONS_TTL`), the counters never do. A run
+is also refused before it starts when a budget is already spent (`budget_check`, called by the Service API). A budget
 already spent refuses the call with `quota_exceeded` (400; an `error` event inside a stream). Crossing
 the alert threshold logs a warning and counts `dify_budget_alerts` once per budget and period.
 """
@@ -15,11 +17,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import reduce
+from operator import or_
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 
 from apps.models import Budget, BudgetCounter, BudgetPeriod
 from dify_project import metrics
@@ -49,10 +54,44 @@ def _redis_keys(budget: Budget, key: str) -> tuple[str, str, str]:
     return f"{base}:spent", f"{base}:tokens", f"{base}:alerted"
 
 
-def _sync_redis() -> Any:
-    import redis
+_redis_client: Any = None
 
-    return redis.Redis.from_url(settings.REDIS_URL)
+
+def _sync_redis() -> Any:
+    """One client (and connection pool) per process: a client per call opened a connection per call."""
+    global _redis_client
+    if _redis_client is None:
+        import redis
+
+        _redis_client = redis.Redis.from_url(settings.REDIS_URL)
+    return _redis_client
+
+
+# Budget definitions are read on every LLM call, so they are served from the Django cache (Redis when
+# scaled, shared by every process; local memory embedded). `budget_put` drops the workspace's entry at
+# once; the TTL bounds how long another process's local copy can lag. Only the definitions are cached:
+# the counters are never, so spending is always checked against the atomic counter itself.
+DEFINITIONS_TTL = 30
+
+
+def _definitions_key(tenant_id: str) -> str:
+    return f"budget:definitions:{tenant_id}"
+
+
+def _tenant_budgets(tenant_id: str) -> list[Budget]:
+    key = _definitions_key(tenant_id)
+    budgets = cache.get(key)
+    if budgets is None:
+        budgets = list(Budget.objects.filter(tenant_id=tenant_id, enabled=True))
+        cache.set(key, budgets, DEFINITIONS_TTL)
+    return budgets
+
+
+def _forget_definitions(tenant_id: str) -> None:
+    key = _definitions_key(str(tenant_id))
+    cache.delete(key)
+    # a reader between the write and the commit may have cached the old rows: drop them again after it
+    transaction.on_commit(lambda: cache.delete(key))
 
 
 # -- reads and writes for the console ---------------------------------------------------------------
@@ -117,6 +156,7 @@ def budget_put(*, tenant_id: str, app_id: str | None = None, data: Mapping[str, 
             "enabled": data.get("enabled", True),
         },
     )
+    _forget_definitions(tenant_id)
     return budget
 
 
@@ -132,8 +172,9 @@ class Reservation:
 
 
 def _applicable(tenant_id: str, app_id: str | None) -> list[Budget]:
-    budgets = Budget.objects.filter(tenant_id=tenant_id, enabled=True)
-    return [b for b in budgets if b.app_id is None or (app_id and str(b.app_id) == str(app_id))]
+    return [
+        b for b in _tenant_budgets(tenant_id) if b.app_id is None or (app_id and str(b.app_id) == str(app_id))
+    ]
 
 
 def _over(budget: Budget, spent: float, tokens: int) -> str | None:
@@ -148,37 +189,110 @@ def _scope(budget: Budget) -> str:
     return f"app {budget.app_id}" if budget.app_id else "workspace"
 
 
+def _refuse(budget: Budget, key: str, over: str) -> QuotaExceeded:
+    return QuotaExceeded(f"The {_scope(budget)} budget for {key} is used up ({over}).")
+
+
+def _under(budget: Budget) -> Q:
+    under = Q()
+    if budget.amount is not None:
+        under &= Q(spent__lt=budget.amount)
+    if budget.token_limit is not None:
+        under &= Q(tokens__lt=budget.token_limit)
+    return under
+
+
+def _db_reserve(budget: Budget, key: str, tokens: int) -> str | None:
+    """Reserve ``tokens`` on the counter row if the budget is not spent, in one conditional UPDATE (atomic
+    without a locking read). Returns why it is spent, or None when reserved."""
+    counters = BudgetCounter.objects.filter(budget_id=budget.id, period_key=key)
+    for _ in range(3):
+        if counters.filter(_under(budget)).update(tokens=F("tokens") + tokens):
+            return None
+        counter = counters.first()
+        if counter is None:  # the period's first call: make the row, then reserve on it
+            try:
+                with transaction.atomic():
+                    BudgetCounter.objects.create(budget_id=budget.id, period_key=key)
+            except IntegrityError:
+                pass  # another call made it
+            continue
+        over = _over(budget, float(counter.spent), counter.tokens)
+        if over is not None:
+            return over
+        # settled below the limit between the UPDATE and the read: try again
+    with transaction.atomic():  # still racing: decide under the row lock
+        counter = counters.select_for_update().get()
+        over = _over(budget, float(counter.spent), counter.tokens)
+        if over is None:
+            counters.update(tokens=F("tokens") + tokens)
+        return over
+
+
 def _reserve(tenant_id: str, app_id: str | None, tokens: int) -> list[Reservation]:
+    budgets = _applicable(tenant_id, app_id)
+    if not budgets:
+        return []
     taken: list[Reservation] = []
     try:
-        for budget in _applicable(tenant_id, app_id):
-            key = period_key(budget.period)
-            if _redis_mode():
+        if _redis_mode():
+            # every budget's counters in one round trip
+            pipe = _sync_redis().pipeline()
+            keys = []
+            for budget in budgets:
+                key = period_key(budget.period)
                 spent_key, tokens_key, _ = _redis_keys(budget, key)
-                pipe = _sync_redis().pipeline()
                 pipe.incrbyfloat(spent_key, 0)
                 pipe.incrby(tokens_key, tokens)
                 pipe.expire(spent_key, 40 * 86400)
                 pipe.expire(tokens_key, 40 * 86400)
-                spent, total_tokens, *_ = pipe.execute()
+                keys.append(key)
+            results = pipe.execute()
+            for budget, key in zip(budgets, keys, strict=True):
                 taken.append(Reservation(budget, key, tokens))
+            for i, (budget, key) in enumerate(zip(budgets, keys, strict=True)):
+                spent, total_tokens = results[4 * i], results[4 * i + 1]
                 over = _over(budget, float(spent), int(total_tokens) - tokens)
-            else:
-                with transaction.atomic():
-                    counter, _ = BudgetCounter.objects.select_for_update().get_or_create(
-                        budget=budget, period_key=key
-                    )
-                    over = _over(budget, float(counter.spent), counter.tokens)
-                    if over is None:
-                        BudgetCounter.objects.filter(pk=counter.pk).update(tokens=F("tokens") + tokens)
-                        taken.append(Reservation(budget, key, tokens))
-            if over is not None:
-                raise QuotaExceeded(f"The {_scope(budget)} budget for {key} is used up ({over}).")
+                if over is not None:
+                    raise _refuse(budget, key, over)
+        else:
+            for budget in budgets:
+                key = period_key(budget.period)
+                over = _db_reserve(budget, key, tokens)
+                if over is not None:
+                    raise _refuse(budget, key, over)
+                taken.append(Reservation(budget, key, tokens))
     except BaseException:
         for reservation in taken:
             _settle(reservation, Decimal(0), 0)
         raise
     return taken
+
+
+def budget_check(*, tenant_id: str, app_id: str | None) -> None:
+    """Refuse a run before it starts when a budget of its app or workspace is already spent (raises
+    `QuotaExceeded`). Reserves nothing: each model call still reserves and settles on its own."""
+    budgets = _applicable(str(tenant_id), str(app_id) if app_id else None)
+    if not budgets:
+        return
+    keys = [period_key(b.period) for b in budgets]
+    if _redis_mode():
+        names = [name for b, k in zip(budgets, keys, strict=True) for name in _redis_keys(b, k)[:2]]
+        values = _sync_redis().mget(names)
+        usage = [(float(values[2 * i] or 0), int(values[2 * i + 1] or 0)) for i in range(len(budgets))]
+    else:
+        rows = {
+            (str(c.budget_id), c.period_key): c
+            for c in BudgetCounter.objects.filter(budget_id__in=[b.id for b in budgets], period_key__in=keys)
+        }
+        usage = []
+        for budget, key in zip(budgets, keys, strict=True):
+            row = rows.get((str(budget.id), key))
+            usage.append((float(row.spent), row.tokens) if row else (0.0, 0))
+    for budget, key, (spent, tokens) in zip(budgets, keys, usage, strict=True):
+        over = _over(budget, spent, tokens)
+        if over is not None:
+            raise _refuse(budget, key, over)
 
 
 def _settle(reservation: Reservation, price: Decimal, tokens: int) -> None:
@@ -194,17 +308,19 @@ def _settle(reservation: Reservation, price: Decimal, tokens: int) -> None:
         if _crossed(budget, float(spent), int(total)) and client.set(alerted_key, 1, nx=True, ex=40 * 86400):
             _alert(budget, reservation.period_key, float(spent), int(total))
         return
-    with transaction.atomic():
-        BudgetCounter.objects.filter(budget=budget, period_key=reservation.period_key).update(
-            spent=F("spent") + price, tokens=F("tokens") + token_delta
-        )
-        counter = BudgetCounter.objects.select_for_update().get(
-            budget=budget, period_key=reservation.period_key
-        )
-        if not counter.alerted and _crossed(budget, float(counter.spent), counter.tokens):
-            counter.alerted = True
-            counter.save(update_fields=["alerted", "updated_at"])
-            _alert(budget, reservation.period_key, float(counter.spent), counter.tokens)
+    counters = BudgetCounter.objects.filter(budget_id=budget.id, period_key=reservation.period_key)
+    if price or token_delta:
+        counters.update(spent=F("spent") + price, tokens=F("tokens") + token_delta)
+    crossed = []
+    threshold = budget.alert_threshold
+    if budget.amount is not None and budget.amount > 0:
+        crossed.append(Q(spent__gte=Decimal(str(threshold)) * budget.amount))
+    if budget.token_limit:
+        crossed.append(Q(tokens__gte=threshold * budget.token_limit))
+    # the first settle past the threshold flips `alerted` (a conditional UPDATE: exactly one wins)
+    if crossed and counters.filter(reduce(or_, crossed), alerted=False).update(alerted=True):
+        counter = counters.first()
+        _alert(budget, reservation.period_key, float(counter.spent), counter.tokens)
 
 
 def _crossed(budget: Budget, spent: float, tokens: int) -> bool:

@@ -33,6 +33,7 @@ from apps.runs.launch import follow_response, launch, stream_response
 from apps.service_api import serializers as s
 from apps.service_api.authentication import AppKeyAuthentication
 from apps.service_api.base import ServiceApiView
+from apps.services.budgets import budget_check
 from apps.services.end_users import end_user_get_or_create, end_user_remembered
 from apps.services.replay import replay_requested
 from dify_project.api.errors import ApiError, InvalidParam, NotFound
@@ -178,6 +179,7 @@ class WorkflowRunApi(AsyncServiceApiView):
         app = self.app(request)
         self.require_workflow(app)
         data = self.validate(s.WorkflowRunIn, request.data)
+        budget_check(tenant_id=app.tenant_id, app_id=app.id)  # a spent budget refuses before the run starts
         run_request = WorkflowRunRequest(
             app=app,
             inputs=data["inputs"],
@@ -216,6 +218,7 @@ class ChatMessagesApi(AsyncServiceApiView):
         app = self.app(request)
         self.require_chat(app)
         data = self.validate(s.ChatMessageIn, request.data)
+        budget_check(tenant_id=app.tenant_id, app_id=app.id)
         end_user = ServiceApiView.end_user(request, data.get("user"))
         streaming = data["response_mode"] == "streaming"
         if app.mode == AppMode.ADVANCED_CHAT:
@@ -249,6 +252,7 @@ class CompletionMessagesApi(AsyncServiceApiView):
         if app.mode != AppMode.COMPLETION:
             raise errors.AppUnavailable()
         data = self.validate(s.CompletionIn, request.data)
+        budget_check(tenant_id=app.tenant_id, app_id=app.id)
         return prepare_chat_request(
             app=app,
             end_user=ServiceApiView.end_user(request, data.get("user")),

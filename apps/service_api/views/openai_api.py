@@ -44,6 +44,7 @@ from apps.service_api.views.generation import (
     prepare_workflow_request,
     start_workflow_request,
 )
+from apps.services.budgets import budget_check
 from dify_project.api.errors import ApiError
 from dify_project.api.views import ApiView, AsyncApiView
 from workflows.models import Workflow
@@ -132,6 +133,7 @@ def prepare_call(request: Request, call: AppCall, *, auto_generate_name: bool) -
     """Every check and database read of the call (raises before anything is written)."""
     app: App = request.user.app
     _check_model(app, call.model)
+    budget_check(tenant_id=app.tenant_id, app_id=app.id)  # a spent budget refuses before the run starts
     end_user = ServiceApiView.end_user(request, call.user)
     if call.previous_response_id:
         call.conversation_id = _conversation_of_response(app, end_user, call.previous_response_id)
