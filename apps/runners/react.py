@@ -9,6 +9,10 @@ Parsing is forgiving, as models are: the blob may be fenced (```json) or bare, w
 `"Action"`/`"Action Input"` keys, or come as LangChain's `Action: name` / `Action Input: {...}` lines;
 `Final Answer: text` ends the loop too. Text with no action at all is the final answer. An action that
 cannot be read, or names no tool, answers the model an observation saying so, and the loop goes on.
+
+A `Final Answer:` line is streamed as the model writes it (`FinalAnswerStream`); a final answer in a
+JSON blob, or plain text with no marker, goes out whole once the reply is complete, since until then
+the reply may still turn into an action.
 """
 
 from __future__ import annotations
@@ -73,6 +77,46 @@ _THOUGHT = re.compile(r"^\s*Thought:\s*", re.IGNORECASE)
 _LINE_ACTION = re.compile(r"Action:\s*([^\n`{]+?)\s*\n\s*Action Input:\s*(.*)", re.IGNORECASE | re.DOTALL)
 _HEAD_END = re.compile(r"Action:|Final Answer:", re.IGNORECASE)  # what the thought stops at
 _FINAL_LINE = re.compile(r"Final Answer:\s*(.*)", re.IGNORECASE | re.DOTALL)
+
+
+class FinalAnswerStream:
+    """What of a reply still being written can go out as the final answer already: the text after a
+    `Final Answer:` marker that no JSON blob or `Action` precedes, in whole words. It stops at a `{`, a
+    fence or the word `Action` after the marker (the reply may yet be read as an action) and holds
+    back trailing whitespace (the parsed answer is stripped), so what it let out is a prefix of the parsed answer in
+    every reply `parse` reads as a `Final Answer:` line."""
+
+    def __init__(self) -> None:
+        self.sent = ""
+        self._held = False
+
+    def feed(self, text: str) -> str:
+        """The whole reply so far in; the new part of the answer to publish out ("" for none)."""
+        if self._held:
+            return ""
+        marker = _FINAL_MARKER.search(text)
+        if marker is None:
+            return ""
+        before, after = text[: marker.start()], text[marker.end() :].lstrip()
+        if "{" in before or _ACTION_WORD.search(before):
+            self._held = True
+            return ""
+        stop = _STREAM_STOP.search(after)
+        if stop is not None:
+            self._held = True
+            ready = after[: stop.start()].rstrip()
+        else:
+            # whole words only: the last one may yet grow into `Action` or a fence
+            ready = after[: max(after.rfind(" "), after.rfind("\n"))].rstrip()
+        if len(ready) <= len(self.sent):
+            return ""
+        new, self.sent = ready[len(self.sent) :], ready
+        return new
+
+
+_FINAL_MARKER = re.compile(r"Final Answer:", re.IGNORECASE)
+_ACTION_WORD = re.compile(r"\bAction\b", re.IGNORECASE)
+_STREAM_STOP = re.compile(r"\{|```|\bAction\b", re.IGNORECASE)
 
 
 @dataclass
@@ -256,23 +300,29 @@ async def run_react(
         started = time.perf_counter()
         stream = await react_model.stream(messages=messages, tools=None)
         chunks: list[str] = []
+        streamed = FinalAnswerStream()
         async with stream:
             async for chunk in stream:
                 if stopped.is_set():
                     break
                 if chunk.text:
                     chunks.append(chunk.text)
+                    if piece := streamed.feed("".join(chunks)):
+                        publish_text(piece)
         text = "".join(chunks)
         result = stream.result
         usage = result.usage if usage is None else usage.plus(result.usage)
         thought.usage, thought.latency = result.usage, time.perf_counter() - started
         if stopped.is_set():
-            return AgentOutcome(answer=answer, usage=usage, thoughts=thoughts, stopped=True)
+            return AgentOutcome(answer=streamed.sent, usage=usage, thoughts=thoughts, stopped=True)
         step = parse(text)
         thought.thought = step.thought
         if step.answer is not None and step.action is None and step.error is None:
             answer = step.answer
-            publish_text(answer)
+            # the part not streamed yet (all of it for a JSON blob or plain text)
+            rest = answer[len(streamed.sent) :] if answer.startswith(streamed.sent) else answer
+            if rest:
+                publish_text(rest)
             publish_thought(thought)
             break
         if step.error is not None:

@@ -166,3 +166,15 @@ def test_the_rounds_run_out_on_an_action(setup, fake_llm, plain_model):
     # then the run still ends, answering the model's last thought
     assert events[-1]["event"] == "message_end"
     assert Message.objects.get(id=events[-1]["message_id"]).answer == "I should compute it."
+
+
+def test_a_final_answer_line_streams_as_the_model_writes_it(setup, fake_llm, plain_model):
+    app, client = setup(mode="agent-chat", config=agent_config(MATHS))
+    plain_model(app.tenant)
+    fake_llm.push(Reply(text="Thought: I know it.\nFinal Answer: It is forty two, for sure. ", route="chat"))
+    events = ask(client, "What is six times seven?")
+    pieces = [e["answer"] for e in events if e["event"] == "agent_message"]
+    # word by word from the loopback model: several agent_message events, none of the thought in them
+    assert len(pieces) > 3, pieces
+    assert "".join(pieces) == "It is forty two, for sure."
+    assert Message.objects.get(id=events[-1]["message_id"]).answer == "It is forty two, for sure."

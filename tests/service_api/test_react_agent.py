@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from apps.runners.react import parse
+from apps.runners.react import FinalAnswerStream, parse
 from tests.service_api.test_agent_node import agent_graph, run_flow  # noqa: F401 - the shared fixture
 from tests.support.fake_llm import Reply
 
@@ -60,3 +60,29 @@ def test_the_parser_reads_what_models_write(text: str, action, action_input, ans
 def test_an_unreadable_action_is_an_error_not_an_answer() -> None:
     step = parse("Thought: try\nAction: ```{oops```")
     assert step.error is not None and step.answer is None and step.thought == "try"
+
+
+def _fed(reply: str, step: int = 3) -> list[str]:
+    stream = FinalAnswerStream()
+    return [piece for end in range(step, len(reply) + step, step) if (piece := stream.feed(reply[:end]))]
+
+
+@pytest.mark.parametrize(
+    ("reply", "streamed"),
+    [
+        ("Thought: done\nFinal Answer: forty-two  ", "forty-two"),
+        # a blob or an action before the marker: the reply may be an action, so nothing goes early
+        ('Thought: x\nAction: {"action": "calc"} Final Answer: no', ""),
+        ("Action: calc\nFinal Answer: no", ""),
+        # after the marker, a brace, a fence or an action stops the stream where it is
+        ("Final Answer: here {json}", "here"),
+        ("Final Answer: see\n```code```", "see"),
+        ("Final Answer: wait\nAction: calc", "wait"),
+        ("No marker at all.", ""),
+    ],
+)
+def test_the_final_answer_stream_lets_out_only_a_prefix_of_the_answer(reply: str, streamed: str) -> None:
+    assert "".join(_fed(reply)) == streamed
+    answer = parse(reply).answer
+    if streamed and parse(reply).action is None:
+        assert answer is not None and answer.startswith(streamed)
