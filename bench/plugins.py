@@ -6,7 +6,8 @@ started as a subprocess on the stdio protocol, then called.
 Figures: the environment build (0 when cached: /tmp/dify-plugin-test-envs, shared with the tests), the
 cold start until the first heartbeat, and milliseconds per `invoke_tool` round trip, sequential (median
 of 200) and 50 concurrent calls on one process (wall time). `--sandbox` runs it under bubblewrap as
-PLUGIN_ISOLATION=sandbox does.
+PLUGIN_ISOLATION=sandbox does, network unshared and the egress broker bound in (PLUGIN_EGRESS; the
+benchmark's tool makes no outbound call, so the broker refuses everything).
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ from plugins.runtime import sandbox
 from plugins.runtime.environment import ensure_environment, environment_python
 from plugins.runtime.process import PluginProcess
 from tests.plugins.builders import tool_plugin
+from workflows.engine.sandbox.egress import EgressBroker
+
+
+def refuse(host: str, port: int) -> list[str]:
+    raise PermissionError(f"{host}:{port}: the benchmark allows no destination")
+
 
 BOOTSTRAP = Path(__file__).resolve().parents[1] / "plugins" / "runtime" / "bootstrap.py"
 ENVS = Path(tempfile.gettempdir()) / "dify-plugin-test-envs"
@@ -81,6 +88,7 @@ def main() -> None:
             source_dir=str(work / "src"),
             home=str(work),
             env=env,
+            egress_socket=EgressBroker(refuse).path,
         )
     started = time.perf_counter()
     process = PluginProcess(name="bench", argv=argv, cwd=str(work / "src"), env=env).start()

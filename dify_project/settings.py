@@ -160,6 +160,9 @@ PLUGIN_MAX_PACKAGE_BYTES = env.int("PLUGIN_MAX_PACKAGE_BYTES", default=50 * 1024
 PLUGIN_ISOLATION = env.str("PLUGIN_ISOLATION", default="sandbox")
 if PLUGIN_ISOLATION not in ("sandbox", "process"):
     raise ImproperlyConfigured("PLUGIN_ISOLATION must be 'sandbox' or 'process'")
+# Sandboxed plugins have no network of their own; true: HTTP(S) through the egress broker under the SSRF
+# rules above (as CODE_SANDBOX_EGRESS); false: no network at all. PLUGIN_ISOLATION=process ignores it.
+PLUGIN_EGRESS = env.bool("PLUGIN_EGRESS", default=True)
 # Knowledge search: `auto` picks sqlite-vec on SQLite and pgvector on PostgreSQL when they load, else exact
 # cosine search in the database; `sqlite-vec`, `pgvector`, `exact` or `qdrant` force one.
 VECTOR_STORE = env.str("VECTOR_STORE", default="auto")

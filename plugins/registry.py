@@ -30,6 +30,7 @@ from plugins.runtime.process import PluginStartError
 from providers.runtime.catalogue.loader import parse_provider
 from providers.runtime.schema import FORM_TYPES, MODEL_FEATURES, ProviderSchema
 from providers.runtime.templates import PARAMETER_TEMPLATES
+from workflows.engine.sandbox.egress import EgressBroker
 
 logger = logging.getLogger(__name__)
 BOOTSTRAP = Path(__file__).resolve().parent / "runtime" / "bootstrap.py"
@@ -226,12 +227,29 @@ def tool_provider(plugin: ReadyPlugin, provider_id: str) -> dict[str, Any] | Non
 # --- processes ---------------------------------------------------------------------------------------------
 
 pool = PluginPool()
+_egress_lock = threading.Lock()
+_egress: EgressBroker | None = None
+_warned_unsandboxed = False
+
+
+def egress_socket() -> str:
+    """The process-wide egress broker's socket (started on first use), shared by every sandboxed plugin:
+    each destination is vetted by the same rules as the code sandbox's (`code_execution.egress_addresses`)."""
+    global _egress
+    with _egress_lock:
+        if _egress is None:
+            from dify_project.code_execution import egress_addresses
+
+            _egress = EgressBroker(egress_addresses)
+        return _egress.path
 
 
 def launch_spec(plugin: ReadyPlugin) -> LaunchSpec:
     """The plugin's own interpreter running our bootstrap in its directory, with an environment of its
     own: none of the platform's variables (secrets, database URLs) reach third-party code. Under
-    PLUGIN_ISOLATION=sandbox (the default) it runs in bubblewrap (`plugins.runtime.sandbox`)."""
+    PLUGIN_ISOLATION=sandbox (the default) it runs in bubblewrap (`plugins.runtime.sandbox`) with no
+    network of its own: HTTP(S) through the egress broker when PLUGIN_EGRESS is on, nothing otherwise.
+    Without bwrap the sandbox is not silently dropped: the start fails, naming the fix."""
     home = root() / "home" / plugin.declaration.checksum
     home.mkdir(parents=True, exist_ok=True)
     env = {
@@ -264,8 +282,18 @@ def launch_spec(plugin: ReadyPlugin) -> LaunchSpec:
                 source_dir=plugin.source_dir,
                 home=str(home),
                 env=env,
+                egress_socket=egress_socket() if settings.PLUGIN_EGRESS else None,
             )
         )
+    else:
+        global _warned_unsandboxed
+        if not _warned_unsandboxed:
+            _warned_unsandboxed = True
+            logger.warning(
+                "PLUGIN_ISOLATION=process: plugins run unsandboxed as the server's user, on the host's "
+                "network (they can reach the database, Redis and private addresses); unsafe for "
+                "third-party plugins"
+            )
     return LaunchSpec(
         key=plugin.unique_identifier,
         argv=argv,

@@ -370,6 +370,25 @@ TROUBLE = {
         "seen = os.path.exists(tool_parameters['text'])\n"
         "yield self.create_text_message(f\"exists={seen} secret={os.environ.get('SECRET_KEY')}\")\n",
     ),
+    # Tries each target ("tcp host:port": a direct connect; "http URL": a GET as plugins make them, through
+    # whatever proxy the environment names) and reports each outcome as data, never raising.
+    "reach": (
+        "import json, socket\nimport requests",
+        "outcomes = {}\n"
+        "for target in json.loads(tool_parameters['text']):\n"
+        "    kind, _, where = target.partition(' ')\n"
+        "    try:\n"
+        "        if kind == 'tcp':\n"
+        "            host, port = where.rsplit(':', 1)\n"
+        "            socket.create_connection((host, int(port)), timeout=3).close()\n"
+        "            outcomes[target] = 'connected'\n"
+        "        else:\n"
+        "            response = requests.get(where, timeout=10)\n"
+        "            outcomes[target] = f'http {response.status_code}: {response.text[:120]}'\n"
+        "    except Exception as error:\n"
+        "        outcomes[target] = 'failed: ' + type(error).__name__\n"
+        "yield self.create_text_message(json.dumps(outcomes))\n",
+    ),
 }
 
 

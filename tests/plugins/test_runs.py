@@ -5,13 +5,17 @@ print garbage, through the Service API of a live server; the model server is the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import json
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 
 from apps.models import AppMode
+from plugins import registry
 from tests import factories
 from tests.engine.helpers import chain, end, graph, node, start
 from tests.plugins import builders
@@ -258,3 +262,71 @@ def test_a_plugin_sees_neither_the_platforms_files_nor_its_settings(live_asgi, w
     )
     # then the sandbox shows it neither
     assert data["outputs"] == {"out": "exists=False secret=None"}
+
+
+@pytest.fixture
+def loopback_http() -> Iterator[str]:
+    """A web server on the host's loopback, standing for any platform peer there (an internal API)."""
+
+    class Hello(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"hello from the host"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hello)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_plugin_reaches_the_network_only_through_the_guarded_proxy(
+    live_asgi, workspace, loopback_http, settings
+) -> None:
+    # given PostgreSQL's and Redis's ports and a web server on the host's loopback, which the operator's
+    # allow-list admits (the suite allows 127.0.0.0/8 for its fakes)
+    targets = [
+        "tcp 127.0.0.1:5432",
+        "tcp 127.0.0.1:6379",
+        f"tcp {loopback_http}",
+        f"http http://{loopback_http}/",
+    ]
+
+    def reach() -> dict[str, str]:
+        data = run_workflow(
+            live_asgi,
+            workspace,
+            [tool_node("tool", TROUBLE, "reach", json.dumps(targets))],
+            {"q": "x"},
+            out=["tool", "text"],
+        )
+        assert data["status"] == "succeeded", data
+        return json.loads(data["outputs"]["out"])
+
+    # when a plugin connects to them directly, and asks for the web page over HTTP
+    outcomes = reach()
+    # then no direct connection gets anywhere (the plugin's loopback is its own), while HTTP goes out
+    # through the egress proxy, which admits the allowed address
+    assert outcomes == {
+        "tcp 127.0.0.1:5432": "failed: ConnectionRefusedError",
+        "tcp 127.0.0.1:6379": "failed: ConnectionRefusedError",
+        f"tcp {loopback_http}": "failed: ConnectionRefusedError",
+        f"http http://{loopback_http}/": "http 200: hello from the host",
+    }
+    # and once the operator's allow-list no longer admits loopback, the proxy refuses the page too
+    settings.SSRF_ALLOWED_NETWORKS = []
+    refused = reach()[f"http http://{loopback_http}/"]
+    assert refused.startswith("http 403: destination not allowed"), refused
+    # and with PLUGIN_EGRESS off a plugin (started again) has no network at all: no proxy, nothing direct
+    settings.PLUGIN_EGRESS = False
+    registry.pool.stop_all()
+    offline = reach()
+    assert set(offline.values()) == {"failed: ConnectionRefusedError", "failed: ConnectionError"}, offline

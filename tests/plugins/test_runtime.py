@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from plugins.runtime import bootstrap, sandbox
 from plugins.runtime.environment import ensure_environment, environment_key
 from plugins.runtime.pool import LaunchSpec, PluginPool
 from plugins.runtime.process import PluginRuntimeError
@@ -84,3 +85,36 @@ def test_an_environment_is_built_once_per_requirement_set(tmp_path: Path) -> Non
     assert second == first and (second / ".ready").stat().st_mtime_ns == marker
     assert (first / "bin" / "python").exists()
     assert environment_key("b==1\na==2", "py") == environment_key("a==2\nb==1\n", "py")
+
+
+def test_the_sandbox_unshares_the_network_and_binds_only_the_egress_socket(tmp_path: Path) -> None:
+    # given the broker's socket on the host
+    argv = sandbox.sandboxed_argv(
+        bwrap="bwrap",
+        python=sys.executable,
+        bootstrap=str(tmp_path / "bootstrap.py"),
+        entrypoint="main",
+        env_dir=str(tmp_path),
+        source_dir=str(tmp_path),
+        home=str(tmp_path),
+        env={"PATH": "/usr/bin"},
+        egress_socket=str(tmp_path / "egress.sock"),
+    )
+    # then the plugin gets a network namespace of its own, and the socket where the bootstrap looks
+    assert "--unshare-net" in argv
+    at = argv.index(str(tmp_path / "egress.sock"))
+    assert argv[at - 1 : at + 2] == ["--ro-bind", str(tmp_path / "egress.sock"), sandbox.EGRESS_INSIDE]
+    assert argv[argv.index(sandbox.EGRESS_ENV) + 1] == sandbox.EGRESS_INSIDE
+    assert bootstrap.EGRESS_ENV == sandbox.EGRESS_ENV  # the bootstrap imports nothing of ours: kept in step
+    # and without one, no proxy is set up at all
+    offline = sandbox.sandboxed_argv(
+        bwrap="bwrap",
+        python=sys.executable,
+        bootstrap="b",
+        entrypoint="main",
+        env_dir="e",
+        source_dir="s",
+        home="h",
+        env={},
+    )
+    assert "--unshare-net" in offline and sandbox.EGRESS_ENV not in offline
