@@ -301,17 +301,3 @@ def launch_spec(plugin: ReadyPlugin) -> LaunchSpec:
         env=env,
         start_timeout=settings.PLUGIN_START_TIMEOUT,
     )
-
-
-def install_hooks() -> None:
-    """Called from the app's `ready()`: plugin providers into the catalogue and the adapter registry,
-    plugin tools into the tool port."""
-    from plugins.model_adapter import PluginModelAdapter
-    from plugins.tools import PluginToolBackend
-    from providers.runtime.adapters import ADAPTER_CLASSES
-    from providers.runtime.catalogue import default_catalogue
-    from providers.tools.port import register_plugin_tools
-
-    ADAPTER_CLASSES[PluginModelAdapter.name] = PluginModelAdapter
-    default_catalogue().add_source(catalogue_source)
-    register_plugin_tools(PluginToolBackend())

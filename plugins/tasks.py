@@ -8,6 +8,6 @@ from celery import shared_task
 
 @shared_task(name="plugins.install_plugins", acks_late=True, ignore_result=True)
 def install_plugins(task_id: str) -> None:
-    from plugins.services import install_task_run
+    from plugins.installs import install_task_run
 
     install_task_run(task_id=task_id)
