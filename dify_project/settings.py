@@ -297,6 +297,8 @@ FILES_URL = env.str("FILES_URL", default="")
 SERVICE_API_URL = env.str("SERVICE_API_URL", default="")
 APP_WEB_URL = env.str("APP_WEB_URL", default="")
 CONSOLE_WEB_URL = env.str("CONSOLE_WEB_URL", default="")
+# The console API's public base (OAuth redirect URIs such as MCP's callback); empty: the request's host.
+CONSOLE_API_URL = env.str("CONSOLE_API_URL", default="")
 
 # Request bodies: DRF parses JSON itself, these bound what Django buffers in memory.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=15 * 1024 * 1024)

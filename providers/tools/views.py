@@ -361,7 +361,7 @@ MCP_OAUTH_CALLBACK = "/console/api/mcp/oauth/callback"
 
 def _mcp_oauth_redirect_uri(request: Request) -> str:
     """Dify's `{CONSOLE_API_URL}/console/api/mcp/oauth/callback`; without the setting, this host."""
-    base = (getattr(settings, "CONSOLE_API_URL", "") or "").rstrip("/")
+    base = settings.CONSOLE_API_URL.rstrip("/")
     return f"{base}{MCP_OAUTH_CALLBACK}" if base else request.build_absolute_uri(MCP_OAUTH_CALLBACK)
 
 
