@@ -234,14 +234,20 @@ def percentiles(samples: list[float]) -> tuple[float, float, float]:
 def latencies(
     store: Any, dataset: Any, queries: list[str], method: str, document_ids: list[str] | None = None
 ) -> tuple[tuple[float, float, float], int]:
-    from asgiref.sync import async_to_sync
+    import asyncio
 
     from knowledge.index import chooser
     from knowledge.retrieval import Settings, search_dataset
 
     chooser._stores[__import__("django.db").db.connection.vendor] = store
     settings = Settings(search_method=method, top_k=10)
-    run = async_to_sync(search_dataset)
+    # On an event loop of its own, as the ASGI server runs it: database calls go to the shared pool
+    # (under async_to_sync they would all run in this thread, one after another).
+    loop = asyncio.new_event_loop()
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        return loop.run_until_complete(search_dataset(*args, **kwargs))
+
     # warm: connections, the collection list, the in-memory matrix of the sqlite-vec store
     run(dataset, queries[0], settings, document_ids=document_ids)
     samples: list[float] = []
@@ -252,6 +258,7 @@ def latencies(
         samples.append(time.perf_counter() - started)
         if len(samples) >= MIN_QUERIES and started > budget:
             break  # a slow store at 100k: enough samples for p50/p95, the run stays bounded
+    loop.close()
     return percentiles(samples), len(samples)
 
 
