@@ -3,7 +3,6 @@ score of vector and keyword similarity, and the top-k / threshold cut."""
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
 from collections import Counter
@@ -153,29 +152,19 @@ async def search_dataset(
         method = KEYWORD  # economy datasets have no vectors: keyword (full-text) search only
     top_k = settings.top_k
     did = str(dataset.id)
-
-    async def by_vector() -> list[Hit]:
-        if method not in (SEMANTIC, HYBRID):
-            return []
+    hits: dict[str, Hit] = {}
+    if method in (SEMANTIC, HYBRID):
         vector = await _query_vector(dataset, query, vector_cache)
-        return await db_sync_to_async(store.search_vector)(
+        for hit in await db_sync_to_async(store.search_vector)(
             dataset_id=did, vector=vector, top_k=top_k, document_ids=document_ids
-        )
-
-    async def by_text() -> list[Hit]:
-        if method not in (FULL_TEXT, KEYWORD, HYBRID):
-            return []
-        return await db_sync_to_async(store.search_full_text)(
-            dataset_id=did, query=query, top_k=top_k, document_ids=document_ids
-        )
-
-    # Hybrid runs both searches at once (each on its own pooled connection): its latency is the slower
-    # of the two, not their sum.
-    vector_hits, text_hits = await asyncio.gather(by_vector(), by_text())
-    hits: dict[str, Hit] = {hit.node_id: hit for hit in vector_hits}
-    for hit in text_hits:
-        if hit.node_id not in hits or hits[hit.node_id].score < hit.score:
+        ):
             hits[hit.node_id] = hit
+    if method in (FULL_TEXT, KEYWORD, HYBRID):
+        for hit in await db_sync_to_async(store.search_full_text)(
+            dataset_id=did, query=query, top_k=top_k, document_ids=document_ids
+        ):
+            if hit.node_id not in hits or hits[hit.node_id].score < hit.score:
+                hits[hit.node_id] = hit
     texts = await db_sync_to_async(_node_texts)(list(hits))
     items = [Scored(h.node_id, h.score, did, texts.get(h.node_id, ("", None))[0]) for h in hits.values()]
     rerank_model = settings.rerank_model
