@@ -170,10 +170,17 @@ VECTOR_STORE = env.str("VECTOR_STORE", default="auto")
 # (exact search, ~10x vec0's scan); a larger dataset is searched by vec0 itself.
 KNOWLEDGE_VECTOR_MEMORY_MB = env.int("KNOWLEDGE_VECTOR_MEMORY_MB", default=1024)
 # `qdrant`: vectors in Qdrant (full text stays in the database). QDRANT_URL names a server or cluster;
-# without it, QDRANT_PATH is the client's in-process local mode (a directory, or `:memory:`).
+# without it, Qdrant runs in this process at QDRANT_PATH (a directory, or `:memory:` for nothing kept),
+# one process per directory: QDRANT_LOCAL_ENGINE `edge` (Qdrant Edge, the engine itself) or `client`
+# (qdrant-client's local mode, a numpy brute force). Each engine has its own default directory: their
+# formats differ (a shard per directory vs the client's collection/ tree), so switching engines never
+# opens the other's files.
 QDRANT_URL = env.str("QDRANT_URL", default="")
 QDRANT_API_KEY = env.str("QDRANT_API_KEY", default="")
-QDRANT_PATH = env.str("QDRANT_PATH", default=str(VAR_DIR / "qdrant"))
+QDRANT_LOCAL_ENGINE = env.str("QDRANT_LOCAL_ENGINE", default="edge").lower()
+QDRANT_PATH = env.str(
+    "QDRANT_PATH", default=str(VAR_DIR / ("qdrant" if QDRANT_LOCAL_ENGINE == "client" else "qdrant-edge"))
+)
 QDRANT_COLLECTION_PREFIX = env.str("QDRANT_COLLECTION_PREFIX", default="dify")
 # Exported app files carry knowledge-base ids encrypted for this workspace, as Dify's do.
 DSL_EXPORT_ENCRYPT_DATASET_ID = env.bool("DSL_EXPORT_ENCRYPT_DATASET_ID", default=True)

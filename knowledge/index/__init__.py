@@ -11,8 +11,9 @@ embedded      SQLite FTS5 table ``knowledge_fts`` kept by          ``sqlite-vec`
                                                                    extensions; otherwise exact cosine
 scaled        GIN index on ``to_tsvector('simple', content)``,     ``pgvector`` when the ``vector`` extension
 (PostgreSQL)  ``ts_rank_cd`` ranking                               is installed; otherwise exact cosine
-scale-out     the database's, as above (FTS5 or PostgreSQL)        Qdrant (``VECTOR_STORE=qdrant``, see
-                                                                   ``knowledge.index.qdrant``)
+scale-out     the database's, as above (FTS5 or PostgreSQL)        Qdrant (``VECTOR_STORE=qdrant``): a server
+                                                                   (``knowledge.index.qdrant``), or Qdrant
+                                                                   Edge in this process (``qdrant_edge``)
 ============  ===================================================  ==========================================
 
 "Exact cosine" (``ExactVectors``) reads the dataset's vectors (optionally only some documents') and

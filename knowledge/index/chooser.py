@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import connection
 
 from dify_project.db import db_sync_to_async
-from knowledge.index import qdrant, stores
+from knowledge.index import qdrant, qdrant_edge, stores
 from knowledge.index.base import SearchStore
 
 logger = logging.getLogger(__name__)
@@ -54,8 +54,8 @@ def reset_search_store() -> None:
 
 def _choose(vendor: str) -> SearchStore:
     wanted = str(getattr(settings, "VECTOR_STORE", "auto") or "auto").lower()
-    if wanted == "qdrant":
-        return build_store("qdrant", vendor=vendor)
+    if wanted in ("qdrant", "qdrant-client", "qdrant-edge"):
+        return build_store(wanted, vendor=vendor)
     if vendor == "sqlite":
         if wanted in ("auto", "sqlite-vec", "sqlite_vec") and stores.sqlite_vec_available():
             return stores.SqliteStore(vectors=stores.SqliteVecVectors())
@@ -74,7 +74,27 @@ def _choose(vendor: str) -> SearchStore:
     raise RuntimeError(f"No knowledge search store for the {vendor} database")
 
 
-STORE_NAMES = ("exact", "sqlite-vec", "pgvector", "qdrant")
+# `qdrant` is Qdrant as configured (a server at QDRANT_URL, else in process, see `qdrant_vectors`);
+# `qdrant-client` and `qdrant-edge` force one in-process engine (tests, the benchmark).
+STORE_NAMES = ("exact", "sqlite-vec", "pgvector", "qdrant", "qdrant-client", "qdrant-edge")
+
+
+def qdrant_vectors(name: str = "qdrant") -> qdrant.QdrantVectors | qdrant_edge.QdrantEdgeVectors:
+    """The vector half for Qdrant: a server when QDRANT_URL is set (``qdrant``), else in this process on
+    QDRANT_PATH: Qdrant Edge by default (``QDRANT_LOCAL_ENGINE=edge``), the client's local mode with
+    ``client`` or when qdrant-edge-py is not installed. Refuses what cannot run here (ValueError)."""
+    engine = str(getattr(settings, "QDRANT_LOCAL_ENGINE", "edge") or "edge").lower()
+    if name == "qdrant-edge" or (name == "qdrant" and not settings.QDRANT_URL and engine == "edge"):
+        if qdrant_edge.edge_available():
+            return qdrant_edge.QdrantEdgeVectors()
+        if name == "qdrant-edge":
+            raise ValueError("qdrant-edge needs qdrant-edge-py (pip install qdrant-edge-py)")
+        logger.warning(
+            "QDRANT_LOCAL_ENGINE=edge but qdrant-edge-py is not installed: the client's local mode"
+        )
+    if not qdrant.qdrant_available():
+        raise ValueError("VECTOR_STORE=qdrant needs qdrant-client (pip install qdrant-client)")
+    return qdrant.QdrantVectors()
 
 
 def build_store(name: str, *, vendor: str | None = None) -> SearchStore:
@@ -97,9 +117,7 @@ def build_store(name: str, *, vendor: str | None = None) -> SearchStore:
         if not stores.pgvector_available():
             raise ValueError("pgvector needs PostgreSQL with the `vector` extension installed")
         return full_text(vectors=stores.PgVectorVectors())
-    if name == "qdrant":
-        if not qdrant.qdrant_available():
-            raise ValueError("VECTOR_STORE=qdrant needs qdrant-client (pip install qdrant-client)")
+    if name in ("qdrant", "qdrant-client", "qdrant-edge"):
         # Full text stays in the database (FTS5 or PostgreSQL), so hybrid search works unchanged.
-        return full_text(vectors=qdrant.QdrantVectors())
+        return full_text(vectors=qdrant_vectors(name))
     raise ValueError(f"Unknown vector store {name!r}: one of {', '.join(STORE_NAMES)}")

@@ -12,9 +12,13 @@ delete, document delete or disable, dataset delete). Searches confirm their hits
 (one indexed read of ``top_k`` ids), so a point written by a transaction that then rolled back is never
 returned.
 
-Where Qdrant runs: ``QDRANT_URL`` (a server or cluster, with ``QDRANT_API_KEY``), or ``QDRANT_PATH`` for
-the client's local mode in this process (a directory, or ``:memory:``): the same API, a brute-force
-numpy search, one process per directory. Tests and the benchmark use the local mode.
+Where Qdrant runs: ``QDRANT_URL`` (a server or cluster, with ``QDRANT_API_KEY``), or in this process at
+``QDRANT_PATH``: by default on Qdrant Edge (the Qdrant engine itself, see ``knowledge.index.qdrant_edge``),
+or with ``QDRANT_LOCAL_ENGINE=client`` in the client's local mode (a directory, or ``:memory:``): the same
+API as a server, but a brute-force numpy search evaluating payload filters in Python (about 2 s a search
+at 100k points), one process per directory. The store tests cover both local engines.
+
+The helpers below (point ids, collection names, payloads, confirming hits) are shared with the Edge store.
 """
 
 from __future__ import annotations
@@ -75,6 +79,43 @@ def _slug(value: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", value.lower()).strip("_")[:80] or "none"
 
 
+def collection_name_for(prefix: str, provider: str, model: str, dimension: int) -> str:
+    """``{prefix}_{provider}_{model}_{dimension}``: one collection (or Edge shard) per embedding model."""
+    return f"{_slug(prefix)}_{_slug(f'{provider}_{model}')}_{int(dimension)}"
+
+
+def dataset_models(dataset_ids: Iterable[Any]) -> dict[str, tuple[str, str]]:
+    """(embedding provider, model) per dataset id: which collection a dataset's vectors live in."""
+    from knowledge.models import Dataset
+
+    rows = Dataset.objects.filter(id__in=list(set(dataset_ids))).values_list(
+        "id", "embedding_model_provider", "embedding_model"
+    )
+    return {str(i): (provider or "", model or "") for i, provider, model in rows}
+
+
+def node_payload(node: Any) -> dict[str, str]:
+    """What a point carries: the ids searches filter on inside Qdrant, and the node id hits come back as."""
+    return {
+        "node_id": node.node_id,
+        "dataset_id": str(node.dataset_id),
+        "document_id": str(node.document_id),
+        "segment_id": str(node.segment_id),
+    }
+
+
+def confirmed_hits(scored: Iterable[tuple[str, float]]) -> list[Hit]:
+    """(node id, score) best first, as hits: scores clamped to [0, 1], and only nodes still in the node
+    table (one indexed read), so a point written by a transaction that rolled back is never returned."""
+    from knowledge.models import IndexNode
+
+    hits = [Hit(node_id, max(0.0, min(1.0, float(score)))) for node_id, score in scored]
+    live = set(
+        IndexNode.objects.filter(node_id__in=[h.node_id for h in hits]).values_list("node_id", flat=True)
+    )
+    return [h for h in hits if h.node_id in live]
+
+
 class QdrantVectors:
     """The vector half of a store on Qdrant (see the module docstring)."""
 
@@ -99,7 +140,7 @@ class QdrantVectors:
     # -- collections
 
     def collection_name(self, provider: str, model: str, dimension: int) -> str:
-        return f"{self.prefix}_{_slug(f'{provider}_{model}')}_{int(dimension)}"
+        return collection_name_for(self.prefix, provider, model, dimension)
 
     def _ensure(self, name: str, dimension: int) -> None:
         if name in self._collections:
@@ -124,15 +165,6 @@ class QdrantVectors:
         names = [c.name for c in self.client.get_collections().collections]
         return [n for n in names if n.startswith(f"{self.prefix}_")]
 
-    @staticmethod
-    def _models_of(dataset_ids: Iterable[Any]) -> dict[str, tuple[str, str]]:
-        from knowledge.models import Dataset
-
-        rows = Dataset.objects.filter(id__in=list(set(dataset_ids))).values_list(
-            "id", "embedding_model_provider", "embedding_model"
-        )
-        return {str(i): (provider or "", model or "") for i, provider, model in rows}
-
     # -- writes
 
     def nodes_added(self, nodes: Sequence) -> None:
@@ -141,7 +173,7 @@ class QdrantVectors:
         rows = [n for n in nodes if n.vector is not None]
         if not rows:
             return
-        by_dataset = self._models_of(n.dataset_id for n in rows)
+        by_dataset = dataset_models(n.dataset_id for n in rows)
         batches: dict[tuple[str, int], list[Any]] = {}
         for node in rows:
             provider, model = by_dataset.get(str(node.dataset_id), ("", ""))
@@ -150,13 +182,7 @@ class QdrantVectors:
                 models.PointStruct(
                     id=point_id(node.node_id),
                     vector=vector_from_bytes(node.vector),
-                    payload={
-                        "node_id": node.node_id,
-                        "dataset_id": str(node.dataset_id),
-                        "document_id": str(node.document_id),
-                        "segment_id": str(node.segment_id),
-                        "enabled": True,
-                    },
+                    payload={**node_payload(node), "enabled": True},
                 )
             )
         for (name, dimension), points in batches.items():
@@ -212,11 +238,9 @@ class QdrantVectors:
     def search(
         self, *, dataset_id: str, vector: Sequence[float], top_k: int, document_ids: Sequence[str] | None
     ) -> list[Hit]:
-        from knowledge.models import IndexNode
-
         if top_k <= 0 or (document_ids is not None and not document_ids):
             return []
-        provider, model = self._models_of([dataset_id]).get(str(dataset_id), ("", ""))
+        provider, model = dataset_models([dataset_id]).get(str(dataset_id), ("", ""))
         name = self.collection_name(provider, model, len(vector))
         self._ensure(name, len(vector))
         result = self.client.query_points(
@@ -228,8 +252,4 @@ class QdrantVectors:
             limit=top_k,
             with_payload=["node_id"],
         )
-        hits = [Hit(p.payload["node_id"], max(0.0, min(1.0, float(p.score)))) for p in result.points]
-        live = set(
-            IndexNode.objects.filter(node_id__in=[h.node_id for h in hits]).values_list("node_id", flat=True)
-        )
-        return [h for h in hits if h.node_id in live]
+        return confirmed_hits((p.payload["node_id"], p.score) for p in result.points)

@@ -1,5 +1,6 @@
 """One suite for every search store: the embedded ones (exact, sqlite-vec), pgvector where installed and
-the scale-out one (Qdrant, in the client's in-process local mode). Each test indexes through the real
+the scale-out one (Qdrant) in both in-process engines: Qdrant Edge (``qdrant-edge``, the default local
+mode) and the client's local mode (``qdrant``). Each test indexes through the real
 pipeline (the loopback model's vectors) and asks the store itself, so a store that keeps a stale mirror
 fails here even where the result builder would hide it.
 
@@ -19,6 +20,7 @@ from django.db import connection
 from knowledge.index import chooser
 from knowledge.index.base import SearchStore, normalise
 from knowledge.index.qdrant import QdrantVectors
+from knowledge.index.qdrant_edge import QdrantEdgeVectors, edge_available
 from knowledge.models import ChildChunk, DocumentSegment, IndexNode
 from knowledge.retrieval import hit_test
 from knowledge.services.datasets import dataset_delete
@@ -28,7 +30,7 @@ from tests.support.fake_llm import fake_vector
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-STORES = ["exact", "sqlite-vec", "pgvector", "qdrant"]
+STORES = ["exact", "sqlite-vec", "pgvector", "qdrant", "qdrant-edge"]
 TEXT = "Cats purr when they are happy.\n\nDogs bark at strangers.\n\nParrots can mimic human speech."
 RULE = {
     "mode": "custom",
@@ -37,14 +39,19 @@ RULE = {
 
 
 @pytest.fixture(params=STORES)
-def store(request: pytest.FixtureRequest) -> Iterator[SearchStore]:
+def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[SearchStore]:
     """The store under test, installed as the process's choice for this database."""
     name = request.param
     try:
         if name == "qdrant":
-            # A fresh prefix per test: the in-memory client is shared by the process.
+            # The client's local mode; a fresh prefix per test: the in-memory client is shared by the process.
             built = chooser.build_store("exact")
             built = type(built)(vectors=QdrantVectors(path=":memory:", prefix=f"t{uuid.uuid4().hex[:12]}"))
+        elif name == "qdrant-edge":
+            if not edge_available():
+                raise ValueError("qdrant-edge-py is not installed")
+            built = chooser.build_store("exact")
+            built = type(built)(vectors=QdrantEdgeVectors(path=str(tmp_path / "edge"), prefix="t"))
         else:
             built = chooser.build_store(name)
     except ValueError as exc:
@@ -53,6 +60,9 @@ def store(request: pytest.FixtureRequest) -> Iterator[SearchStore]:
     chooser._stores[connection.vendor] = built
     yield built
     chooser.reset_search_store()
+    close = getattr(built.vectors, "close", None)
+    if close is not None:
+        close()
 
 
 def vec(text: str) -> list[float]:
