@@ -7,7 +7,9 @@
 Set-up: a temporary SQLite database (the ``knowledge.sqlite_vec`` engine, so sqlite-vec loads) under a
 temporary VAR_DIR, or DATABASE_URL when set (PostgreSQL: exact, pgvector where installed, Qdrant); the
 loopback fake model server (``tests.support.fake_llm``, in a child process) as the workspace's OpenAI embedding model, with
-``--dim`` dimensions; Qdrant in the client's in-process local mode (``:memory:``), or QDRANT_URL.
+``--dim`` dimensions; ``qdrant`` is Qdrant Edge in this process (a directory under the temporary VAR_DIR),
+or the server at QDRANT_URL; ``qdrant-client`` (not in the default list: about 2 s a search at 100k) is
+the client's in-process local mode (``:memory:``).
 
 Measured, per size:
   indexing   documents of 100 segments (random words, split on blank lines) through the real pipeline
@@ -15,6 +17,9 @@ Measured, per size:
              embedding cache, index rows, store mirror), one after the other as one worker would; segments
              per second, and the share of the time spent waiting on the model (the rest is ours). Qdrant is
              then filled from the node table by ``reindex_dataset`` (its nodes per second).
+  Qdrant Edge two rows: as served right after the copy (plain segments: an exact SIMD scan), and
+             ``qdrant (hnsw)`` after ``optimize()`` (what ``reindex_dataset`` runs at its end; its time in
+             the "index seg/s" column).
   retrieval  ``search_dataset`` (what hit testing, apps and the workflow node call) for vector, full-text
              and hybrid search, top_k 10, query vectors already in the query cache; p50/p95/p99 in ms;
              and vector search restricted to every tenth document (what a metadata filter resolves to).
@@ -67,7 +72,7 @@ def setup_django(var_dir: Path) -> None:
     os.environ.setdefault("VAR_DIR", str(var_dir))
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ["SSRF_ALLOWED_NETWORKS"] = "127.0.0.0/8,::1/128"  # the loopback model
-    os.environ.setdefault("QDRANT_PATH", ":memory:")
+    os.environ.setdefault("QDRANT_PATH", str(var_dir / "qdrant-edge"))
     os.environ["QDRANT_COLLECTION_PREFIX"] = f"bench{uuid.uuid4().hex[:8]}"
     # The sqlite-vec engine on SQLite (this Python's sqlite3 may not load extensions); as is on PostgreSQL.
     os.environ["DJANGO_SETTINGS_MODULE"] = (
@@ -301,6 +306,28 @@ def recall(store: Any, exact: Any, dataset: Any, vectors: list[list[float]]) -> 
     return found / wanted if wanted else 1.0
 
 
+def measure(
+    store: Any,
+    exact: Any,
+    dataset: Any,
+    queries: list[str],
+    vectors: list[list[float]],
+    document_ids: list[str],
+    name: str,
+) -> list[str]:
+    """The latency cells (vector, full text, hybrid, vector over 10% of documents) and recall@10."""
+    from knowledge.retrieval import FULL_TEXT, HYBRID, SEMANTIC
+
+    measured = [latencies(store, dataset, queries, m) for m in (SEMANTIC, FULL_TEXT, HYBRID)]
+    measured.append(latencies(store, dataset, queries, SEMANTIC, document_ids))
+    cells = []
+    for figures, count in measured:
+        cell = "/".join(f"{v:.1f}" for v in figures)
+        cells.append(cell if count == len(queries) else f"{cell} (n={count})")
+    r = "1.000 (is exact)" if name == "exact" else f"{recall(store, exact, dataset, vectors):.3f}"
+    return [*cells, r]
+
+
 def main() -> None:
     args = parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s] or ([2000, 10000] if args.quick else [10000, 100000])
@@ -311,7 +338,6 @@ def main() -> None:
     from django.db import connection
 
     from knowledge.index.chooser import build_store
-    from knowledge.retrieval import FULL_TEXT, HYBRID, SEMANTIC
     from knowledge.services.reindex import dataset_reindex_to
 
     wanted = [s for s in args.stores.split(",") if s] or ["sqlite-vec", "vec0", "exact", "pgvector", "qdrant"]
@@ -323,6 +349,11 @@ def main() -> None:
 
                 base = build_store("sqlite-vec")
                 stores[name] = type(base)(vectors=SqliteVecVectors(matrices=False))
+            elif name == "qdrant-client":  # the client's local mode, in memory (QDRANT_PATH is Edge's)
+                from knowledge.index.qdrant import QdrantVectors
+
+                base = build_store("exact")
+                stores[name] = type(base)(vectors=QdrantVectors(path=":memory:"))
             else:
                 stores[name] = build_store(name)
         except ValueError as exc:
@@ -368,15 +399,22 @@ def main() -> None:
                     started = time.perf_counter()
                     copied = dataset_reindex_to(dataset=dataset, store=store)
                     rate, share = f"{copied / (time.perf_counter() - started):.0f} (copy)", ""
-                measured = [latencies(store, dataset, queries, m) for m in (SEMANTIC, FULL_TEXT, HYBRID)]
-                measured.append(latencies(store, dataset, queries, SEMANTIC, document_ids))
-                r = "1.000 (is exact)" if name == "exact" else f"{recall(store, exact, dataset, vectors):.3f}"
-                cells = []
-                for figures, count in measured:
-                    cell = "/".join(f"{v:.1f}" for v in figures)
-                    cells.append(cell if count == len(queries) else f"{cell} (n={count})")
-                rows.append([f"{size:,}", name, rate, share, *cells, r])
+                rows.append(
+                    [
+                        f"{size:,}",
+                        name,
+                        rate,
+                        share,
+                        *measure(store, exact, dataset, queries, vectors, document_ids, name),
+                    ]
+                )
                 print(f"  measured {name} at {size:,}", flush=True)
+                optimize = getattr(store.vectors, "optimize", None)
+                if optimize is not None:  # Qdrant Edge: HNSW, as reindex_dataset leaves it
+                    rate = f"{optimize():.1f} s (optimize)"
+                    cells = measure(store, exact, dataset, queries, vectors, document_ids, name)
+                    rows.append([f"{size:,}", f"{name} (hnsw)", rate, "", *cells])
+                    print(f"  measured {name} (hnsw) at {size:,}", flush=True)
     finally:
         server.stop()
 
