@@ -52,6 +52,19 @@ def normalise(vector: Sequence[float]) -> list[float]:
     return [v / norm for v in values]
 
 
+def normalised_blobs(vectors: Sequence[Sequence[float]]) -> list[bytes]:
+    """`normalise` then `vector_to_bytes` for a batch of equal-length vectors: one matrix operation
+    instead of two conversions per vector (the indexing hot path)."""
+    if np is None or not vectors or len({len(v) for v in vectors}) != 1:
+        return [vector_to_bytes(normalise(v)) for v in vectors]
+    matrix = np.asarray(vectors, dtype=np.float64)
+    norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix))
+    bad = ~np.isfinite(norms) | (norms == 0.0)  # left as they are, as `normalise` does
+    norms[bad] = 1.0
+    scaled = (matrix / norms[:, None]).astype(np.float32)
+    return [row.tobytes() for row in scaled]
+
+
 def cosine(a: Sequence[float], b: Sequence[float]) -> float:
     if len(a) != len(b):
         return 0.0

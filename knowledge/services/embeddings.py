@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from asgiref.sync import SyncToAsync, async_to_sync
 from django.core.cache import cache
 
+from dify_project.bulk_insert import insert_objects
 from knowledge.index import vector_from_bytes, vector_to_bytes
-from knowledge.index.base import normalise
+from knowledge.index.base import normalise, normalised_blobs
 from knowledge.models import Embedding
 
 BATCH_SIZE = 32
@@ -64,17 +66,17 @@ def _cached_vectors(tenant_id: str, provider: str, model: str, hashes: Sequence[
     return found
 
 
-def _store_vectors(tenant_id: str, provider: str, model: str, vectors: dict[str, list[float]]) -> None:
-    Embedding.objects.bulk_create(
+def _store_vectors(tenant_id: str, provider: str, model: str, vectors: dict[str, bytes]) -> None:
+    insert_objects(
         [
             Embedding(
                 tenant_id=tenant_id,
                 provider_name=provider,
                 model_name=model,
                 hash=digest,
-                embedding=vector_to_bytes(vector),
+                embedding=blob,
             )
-            for digest, vector in vectors.items()
+            for digest, blob in vectors.items()
         ],
         ignore_conflicts=True,  # a concurrent indexing of the same text stored it first: same vector
     )
@@ -99,36 +101,65 @@ async def _embed_batches(
     return vectors
 
 
-def embed_documents(
+@dataclass
+class DocumentPlan:
+    """Texts to embed, split into what the cache already holds and what must go to the model."""
+
+    tenant_id: str
+    provider: str
+    model: str
+    source: dict | None
+    hashes: list[str]
+    cached: dict[str, bytes]
+    missing: dict[str, str] = field(default_factory=dict)  # content hash -> text, once per text
+
+
+def plan_documents(
     *, tenant_id: str, provider: str, model: str, texts: Sequence[str], source: dict | None = None
-) -> tuple[list[list[float]], int]:
-    """Vectors for `texts` (sync; for indexing), and how many texts were sent to the model."""
+) -> DocumentPlan:
+    """Look `texts` up in the cache (sync: reads the database)."""
     tenant_id = str(tenant_id)
     hashes = [content_hash(t) for t in texts]
-    cached = _cached_vectors(tenant_id, provider, model, hashes)
-    missing: dict[str, str] = {}
+    plan = DocumentPlan(
+        tenant_id, provider, model, source, hashes, _cached_vectors(tenant_id, provider, model, hashes)
+    )
     for digest, text in zip(hashes, texts, strict=True):
-        if digest not in cached:
-            missing.setdefault(digest, text)
-    fresh: dict[str, list[float]] = {}
-    if missing:
-        raw = run_async(
-            _embed_batches,
-            tenant_id=tenant_id,
-            provider=provider,
-            model=model,
-            texts=list(missing.values()),
-            source=source,
-        )
-        fresh = {digest: normalise(vector) for digest, vector in zip(missing, raw, strict=True)}
-        _store_vectors(tenant_id, provider, model, fresh)
-    out = []
-    for digest in hashes:
-        if digest in fresh:
-            out.append(fresh[digest])
-        else:
-            out.append(vector_from_bytes(cached[digest]))
-    return out, len(missing)
+        if digest not in plan.cached:
+            plan.missing.setdefault(digest, text)
+    return plan
+
+
+async def fetch_missing(plan: DocumentPlan) -> dict[str, bytes]:
+    """The model's normalised vectors (float32 bytes) for the plan's cache misses, by content hash (no database write:
+    `finish_documents` stores them, so this can run while the caller's thread writes other rows)."""
+    if not plan.missing:
+        return {}
+    raw = await _embed_batches(
+        tenant_id=plan.tenant_id,
+        provider=plan.provider,
+        model=plan.model,
+        texts=list(plan.missing.values()),
+        source=plan.source,
+    )
+    return dict(zip(plan.missing, normalised_blobs(raw), strict=True))
+
+
+def finish_documents(plan: DocumentPlan, fresh: dict[str, bytes]) -> list[bytes]:
+    """Store the fresh vectors in the cache (sync) and return one vector (float32 bytes, as the index
+    stores them) per planned text, in order."""
+    if fresh:
+        _store_vectors(plan.tenant_id, plan.provider, plan.model, fresh)
+    return [fresh[d] if d in fresh else plan.cached[d] for d in plan.hashes]
+
+
+def embed_documents(
+    *, tenant_id: str, provider: str, model: str, texts: Sequence[str], source: dict | None = None
+) -> tuple[list[bytes], int]:
+    """Normalised vectors (float32 bytes) for `texts` (sync; for indexing), and how many texts were sent
+    to the model."""
+    plan = plan_documents(tenant_id=tenant_id, provider=provider, model=model, texts=texts, source=source)
+    fresh = run_async(fetch_missing, plan) if plan.missing else {}
+    return finish_documents(plan, fresh), len(plan.missing)
 
 
 def _query_key(tenant_id: str, provider: str, model: str, query: str) -> str:

@@ -8,11 +8,16 @@ index nodes rather than adding to them. Status per step (``waiting -> parsing ->
 marked completed as it lands, which is the progress `indexing-status` reports. A failure records the
 error (``error`` status, ``stopped_at``); retrying puts the document back to ``waiting``.
 
-No transaction is held while a model is called: rows are written in short transactions between calls.
+No transaction is held while a model is called: rows are written in short transactions between calls,
+and the model works one batch ahead of those writes (``_store_and_index``), so a worker waits on the
+model rather than the model on our writes. Rows go in through ``insert_objects`` (one ``executemany``
+per table and batch) and vectors stay float32 bytes from the model's answer to the index row.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -24,9 +29,11 @@ from django.db import transaction
 from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
+from dify_project.bulk_insert import insert_objects
+from dify_project.db import db_sync_to_async
 from knowledge import split
 from knowledge.extract import ExtractError, extract_pages
-from knowledge.index import search_store, vector_to_bytes
+from knowledge.index import search_store
 from knowledge.models import (
     ChildChunk,
     Dataset,
@@ -37,7 +44,8 @@ from knowledge.models import (
     IndexNode,
     SegmentStatus,
 )
-from knowledge.services.embeddings import embed_documents
+from knowledge.services import embeddings
+from knowledge.services.embeddings import embed_documents, run_async
 from knowledge.services.process_rules import validate_process_rule
 
 logger = logging.getLogger(__name__)
@@ -142,7 +150,7 @@ def index_units(
     texts went to the model (cache misses)."""
     if not units:
         return 0
-    vectors: list[list[float]] | None = None
+    vectors: list[bytes] | None = None
     sent = 0
     if dataset.indexing_technique == "high_quality":
         vectors, sent = embed_documents(
@@ -152,6 +160,16 @@ def index_units(
             texts=[text for _, _, _, text in units],
             source={"dataset_id": str(dataset.id)},
         )
+    _write_nodes(dataset, units, vectors)
+    return sent
+
+
+def _write_nodes(
+    dataset: Dataset,
+    units: Sequence[tuple[DocumentSegment, ChildChunk | None, str, str]],
+    vectors: Sequence[bytes] | None,
+) -> None:
+    """Replace the units' index nodes (and their mirrors in the store) in one short transaction."""
     nodes = [
         IndexNode(
             tenant_id=dataset.tenant_id,
@@ -161,16 +179,15 @@ def index_units(
             child_chunk=child,
             node_id=node_id,
             content=text,
-            vector=vector_to_bytes(vectors[i]) if vectors is not None else None,
-            dimension=len(vectors[i]) if vectors is not None else 0,
+            vector=vectors[i] if vectors is not None else None,
+            dimension=len(vectors[i]) // 4 if vectors is not None else 0,  # float32
         )
         for i, (segment, child, node_id, text) in enumerate(units)
     ]
     with transaction.atomic():
         IndexNode.objects.filter(node_id__in=[n.node_id for n in nodes]).delete()
-        IndexNode.objects.bulk_create(nodes)
+        insert_objects(nodes)
         search_store().nodes_added(nodes)
-    return sent
 
 
 def segment_units(
@@ -244,7 +261,6 @@ def document_index(*, document_id: str) -> bool:
     )
     if document is None or document.is_paused or document.indexing_status == IndexingStatus.COMPLETED:
         return False
-    dataset = document.dataset
     started = time.perf_counter()
     now = timezone.now()
     # Claim the document: only one run at a time (a duplicate delivery finds it taken and leaves).
@@ -285,19 +301,8 @@ def document_index(*, document_id: str) -> bool:
                 language=document.doc_language or "English",
             )
             chunks, answers = qa.as_chunks(pairs), [answer for _, answer in pairs]
-        segments, children = _save_segments(document, chunks, answers=answers)
-        _set(document, indexing_status=IndexingStatus.INDEXING, splitting_completed_at=timezone.now())
-        tokens = 0
-        for start in range(0, len(segments), EMBED_BATCH):
-            _check_paused(document)
-            batch = segments[start : start + EMBED_BATCH]
-            DocumentSegment.objects.filter(id__in=[s.id for s in batch]).update(
-                status=SegmentStatus.INDEXING, indexing_at=timezone.now()
-            )
-            tokens += index_units(dataset, segment_units(batch, children))
-            DocumentSegment.objects.filter(id__in=[s.id for s in batch]).update(
-                status=SegmentStatus.COMPLETED, completed_at=timezone.now(), enabled=True
-            )
+        segments, children = _new_segments(document, chunks, answers=answers)
+        tokens = run_async(_store_and_index, document, segments, children)
         _set(
             document,
             indexing_status=IndexingStatus.COMPLETED,
@@ -319,14 +324,12 @@ def document_index(*, document_id: str) -> bool:
     return True
 
 
-@transaction.atomic
-def _save_segments(
+def _new_segments(
     document: Document, chunks: Sequence[split.Chunk], *, answers: Sequence[str] | None = None
 ) -> tuple[list[DocumentSegment], dict[Any, list[ChildChunk]]]:
-    """Replace the document's segments with these chunks (a re-run starts clean); `answers`, one per
+    """The document's segments (and child chunks) for these chunks, not saved yet (their ids and node
+    ids are set, so the first batch can go to the model while they are written); `answers`, one per
     chunk, in Q&A mode."""
-    remove_document_nodes([document.id])
-    DocumentSegment.objects.filter(document=document).delete()
     segments = [
         DocumentSegment(
             tenant_id=document.tenant_id,
@@ -343,12 +346,10 @@ def _save_segments(
         )
         for position, chunk in enumerate(chunks, start=1)
     ]
-    DocumentSegment.objects.bulk_create(segments)
     children: dict[Any, list[ChildChunk]] = {}
     if document.doc_form == DocForm.HIERARCHICAL:
-        rows = []
         for segment, chunk in zip(segments, chunks, strict=True):
-            kids = [
+            children[segment.id] = [
                 ChildChunk(
                     tenant_id=document.tenant_id,
                     dataset_id=document.dataset_id,
@@ -364,10 +365,96 @@ def _save_segments(
                 )
                 for position, text in enumerate(chunk.children, start=1)
             ]
-            children[segment.id] = kids
-            rows.extend(kids)
-        ChildChunk.objects.bulk_create(rows)
     return segments, children
+
+
+@transaction.atomic
+def _store_segments(
+    document: Document, segments: Sequence[DocumentSegment], children: dict[Any, list[ChildChunk]]
+) -> None:
+    """Replace the document's segments with these (a re-run starts clean)."""
+    remove_document_nodes([document.id])
+    DocumentSegment.objects.filter(document=document).delete()
+    insert_objects(segments)
+    insert_objects([kid for kids in children.values() for kid in kids])
+    _set(document, indexing_status=IndexingStatus.INDEXING, splitting_completed_at=timezone.now())
+
+
+def _batch_started(document: Document, units: Sequence[tuple[DocumentSegment, Any, str, str]]) -> None:
+    _check_paused(document)
+    DocumentSegment.objects.filter(id__in={u[0].id for u in units}).update(
+        status=SegmentStatus.INDEXING, indexing_at=timezone.now()
+    )
+
+
+def _write_batch(
+    dataset: Dataset,
+    units: Sequence[tuple[DocumentSegment, ChildChunk | None, str, str]],
+    plan: embeddings.DocumentPlan | None,
+    fresh: dict[str, bytes],
+) -> int:
+    """Write one batch's vectors (cache and index nodes) and mark its segments completed: the progress
+    `indexing-status` reports. Returns how many texts went to the model."""
+    vectors = embeddings.finish_documents(plan, fresh) if plan is not None else None
+    _write_nodes(dataset, units, vectors)
+    DocumentSegment.objects.filter(id__in={u[0].id for u in units}).update(
+        status=SegmentStatus.COMPLETED, completed_at=timezone.now(), enabled=True
+    )
+    return len(plan.missing) if plan is not None else 0
+
+
+async def _store_and_index(
+    document: Document, segments: Sequence[DocumentSegment], children: dict[Any, list[ChildChunk]]
+) -> int:
+    """Save the segments and index them batch by batch with the model one batch ahead: while this
+    worker's thread writes a batch's rows (and first the segments), the next batch is with the model,
+    so indexing waits on the model rather than on our own writes. Database work runs in the caller's
+    thread (``db_sync_to_async`` under ``run_async``), one piece at a time; only the HTTP call overlaps
+    it. Returns how many texts went to the model."""
+    db = db_sync_to_async
+    dataset = document.dataset
+    steps = [
+        segment_units(segments[i : i + EMBED_BATCH], children) for i in range(0, len(segments), EMBED_BATCH)
+    ]
+    plans: list[embeddings.DocumentPlan] | None = None
+    if dataset.indexing_technique == "high_quality":
+        plans = await db(_plan_batches)(dataset, steps)
+
+    def ahead(k: int) -> asyncio.Future | None:
+        if plans is None or k >= len(steps):
+            return None
+        return asyncio.ensure_future(embeddings.fetch_missing(plans[k]))
+
+    pending = ahead(0)
+    try:
+        await db(_store_segments)(document, segments, children)
+        sent = 0
+        for k, units in enumerate(steps):
+            await db(_batch_started)(document, units)
+            fresh = await pending if pending is not None else {}
+            pending = ahead(k + 1)
+            sent += await db(_write_batch)(dataset, units, plans[k] if plans else None, fresh)
+        return sent
+    finally:
+        if pending is not None and not pending.done():  # paused or failed: drop the batch in flight
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
+
+
+def _plan_batches(
+    dataset: Dataset, steps: Sequence[Sequence[tuple[Any, Any, str, str]]]
+) -> list[embeddings.DocumentPlan]:
+    return [
+        embeddings.plan_documents(
+            tenant_id=str(dataset.tenant_id),
+            provider=dataset.embedding_model_provider or "",
+            model=dataset.embedding_model or "",
+            texts=[text for _, _, _, text in units],
+            source={"dataset_id": str(dataset.id)},
+        )
+        for units in steps
+    ]
 
 
 def document_nodes_rebuild(*, document_id: str) -> None:

@@ -118,15 +118,15 @@ def test_progress_is_visible_while_indexing_runs(workspace, make_dataset, owner,
         dataset=dataset, account_id=owner.id, name="long", text=text, process_rule=rule
     )
     seen: list[tuple[int, int]] = []
-    real = indexing.index_units
+    real = indexing._write_batch
 
-    def spy(*args, **kwargs):
+    def spy(*args, **kwargs):  # before each batch's rows are written
         body = owner_client.get(
             f"/console/api/datasets/{dataset.id}/documents/{document.id}/indexing-status"
         ).json()
         seen.append((body["completed_segments"], body["total_segments"]))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(indexing, "index_units", spy)
+    monkeypatch.setattr(indexing, "_write_batch", spy)
     indexing.document_index(document_id=str(document.id))
     assert seen == [(0, 130), (64, 130), (128, 130)]
