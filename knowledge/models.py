@@ -275,6 +275,9 @@ class IndexNode(TenantScopedModel):
     )
     node_id = models.CharField(max_length=64, unique=True)
     content = models.TextField()
+    # What full-text search indexes when it differs from `content`: Chinese split into words
+    # (`knowledge.index.base.search_text`); null for text that needs no splitting.
+    search_text = models.TextField(null=True, blank=True)
     vector = models.BinaryField(null=True, blank=True)  # float32, L2-normalised; null in economy mode
     dimension = models.IntegerField(default=0)
     # SQLite only: the rowid of this node's row in the FTS5 table (set by the insert trigger of migration

@@ -9,7 +9,7 @@ mode          full text                                            vectors
 embedded      SQLite FTS5 table ``knowledge_fts`` kept by          ``sqlite-vec`` (vec0 tables, one per
 (SQLite)      triggers (migration 0002), bm25 ranking              dimension) when the sqlite3 module can load
                                                                    extensions; otherwise exact cosine
-scaled        GIN index on ``to_tsvector('simple', content)``,     ``pgvector`` when the ``vector`` extension
+scaled        GIN index on the nodes' ``to_tsvector``,        ``pgvector`` when the ``vector`` extension
 (PostgreSQL)  ``ts_rank_cd`` ranking                               is installed; otherwise exact cosine
 scale-out     the database's, as above (FTS5 or PostgreSQL)        Qdrant (``VECTOR_STORE=qdrant``): a server
                                                                    (``knowledge.index.qdrant``), or Qdrant

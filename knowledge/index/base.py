@@ -95,13 +95,49 @@ def best_by_cosine(blobs: Sequence[bytes], query: Sequence[float], top_k: int) -
 
 
 _WORDS = re.compile(r"\w+", re.UNICODE)
+# CJK Unified Ideographs (with extension A, compatibility and the supplementary planes): written
+# without spaces between words, so a tokenizer that splits on spaces sees a whole clause as one word.
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]+")
+
+
+def _han_words(run: str) -> list[str]:
+    """A run of Chinese characters as words (jieba's search mode: also the shorter words inside long
+    ones, for recall). The dictionary loads on first use (about a second, once per process)."""
+    import jieba
+
+    if not getattr(_han_words, "quiet", False):
+        jieba.setLogLevel(logging.WARNING)  # it announces loading its dictionary at INFO
+        _han_words.quiet = True  # type: ignore[attr-defined]
+    return [w for w in jieba.cut_for_search(run) if _WORDS.fullmatch(w)]
+
+
+def search_text(content: str) -> str | None:
+    """The text full-text search indexes for `content`, or None when that is the content itself: runs
+    of Chinese characters are split into words separated by spaces (what FTS5's unicode61 and
+    PostgreSQL's 'simple' parser need to see words); everything else is left as it is."""
+    if not _HAN.search(content):
+        return None
+    return _HAN.sub(lambda m: f" {' '.join(_han_words(m.group()))} ", content)
 
 
 def query_terms(query: str, limit: int = 32) -> list[str]:
     """The words of a query, deduplicated, lower-cased: full-text search ORs them (a question rarely
-    contains every word of the passage that answers it)."""
+    contains every word of the passage that answers it). Chinese is split into words as the index
+    splits it; its one-character words (particles such as 的, 是) are dropped when longer ones remain,
+    since OR-ing them would match nearly every Chinese passage."""
     seen: dict[str, None] = {}
+    han: list[str] = []
     for word in _WORDS.findall(query.lower()):
+        for part in re.split(f"({_HAN.pattern})", word):
+            if not part:
+                continue
+            if _HAN.fullmatch(part):
+                han.extend(_han_words(part))
+            else:
+                seen.setdefault(part, None)
+    if any(len(w) > 1 for w in han):
+        han = [w for w in han if len(w) > 1]
+    for word in han:
         seen.setdefault(word, None)
     return list(seen)[:limit]
 

@@ -336,8 +336,13 @@ class SqliteStore(_Store):
         return [Hit(node_id, _rank_score(rank)) for node_id, rank in rows]
 
 
+# The indexed expression (migration 0005): a query must use it exactly for the GIN index to serve it.
+TSVECTOR = "to_tsvector('simple', coalesce(search_text, content))"
+
+
 class PostgresStore(_Store):
-    """PostgreSQL full text (GIN index on to_tsvector('simple', content), ts_rank_cd)."""
+    """PostgreSQL full text (GIN index on to_tsvector('simple', coalesce(search_text, content)),
+    ts_rank_cd); `search_text` is set where the content is Chinese (split into words)."""
 
     kind = "postgres-fts"
 
@@ -348,9 +353,9 @@ class PostgresStore(_Store):
         if not terms or top_k <= 0:
             return []
         sql = (
-            "SELECT node_id, ts_rank_cd(to_tsvector('simple', content), q) AS rank"
+            f"SELECT node_id, ts_rank_cd({TSVECTOR}, q) AS rank"
             " FROM knowledge_indexnode, to_tsquery('simple', %s) q"
-            " WHERE dataset_id = %s AND to_tsvector('simple', content) @@ q"
+            f" WHERE dataset_id = %s AND {TSVECTOR} @@ q"
         )
         params: list[Any] = [" | ".join(terms), str(dataset_id)]
         if document_ids is not None:

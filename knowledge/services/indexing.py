@@ -34,6 +34,7 @@ from dify_project.db import db_sync_to_async
 from knowledge import split
 from knowledge.extract import ExtractError, extract_pages
 from knowledge.index import search_store
+from knowledge.index.base import search_text
 from knowledge.models import (
     ChildChunk,
     Dataset,
@@ -179,6 +180,7 @@ def _write_nodes(
             child_chunk=child,
             node_id=node_id,
             content=text,
+            search_text=search_text(text),
             vector=vectors[i] if vectors is not None else None,
             dimension=len(vectors[i]) // 4 if vectors is not None else 0,  # float32
         )
