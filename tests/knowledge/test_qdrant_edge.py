@@ -154,7 +154,9 @@ def test_reindex_dataset_moves_a_dataset_into_edge_and_optimizes(
     settings.QDRANT_PATH, settings.QDRANT_COLLECTION_PREFIX = str(tmp_path / "edge"), "r"
     # when it is moved to qdrant
     out = StringIO()
-    call_command("reindex_dataset", str(dataset.id), "--to", "qdrant", "--batch", "2", stdout=out)
+    call_command(
+        "reindex_dataset", str(dataset.id), "--to", "qdrant", "--batch", "2", "--optimize", stdout=out
+    )
     # then it went into Edge, was optimized at the end, and Edge answers there
     assert f"dataset {dataset.id} ({dataset.name}) -> " in out.getvalue() and "+qdrant-edge" in out.getvalue()
     assert "3/3 nodes" in out.getvalue() and "optimized in" in out.getvalue()
@@ -165,6 +167,6 @@ def test_reindex_dataset_moves_a_dataset_into_edge_and_optimizes(
     assert nearest(vectors, dataset, "Cats purr when they are happy.") == [(node, 1.0)]
     assert any(p.name.startswith("r_") for p in (tmp_path / "edge").iterdir())
     out = StringIO()
-    call_command("reindex_dataset", "--all", "--to", "qdrant", "--no-optimize", stdout=out)
+    call_command("reindex_dataset", "--all", "--to", "qdrant", stdout=out)  # exact search: no index build
     assert "optimiz" not in out.getvalue() and vectors.count(dataset_id=str(dataset.id)) == 3
     vectors.close()
