@@ -27,7 +27,7 @@ import logging
 import re
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -92,6 +92,19 @@ def dataset_models(dataset_ids: Iterable[Any]) -> dict[str, tuple[str, str]]:
         "id", "embedding_model_provider", "embedding_model"
     )
     return {str(i): (provider or "", model or "") for i, provider, model in rows}
+
+
+def nodes_by_collection(
+    nodes: Sequence, collection_name: Callable[[str, str, int], str]
+) -> dict[tuple[str, int], list[Any]]:
+    """The nodes that carry a vector, grouped by (collection, dimension): where each one is upserted."""
+    rows = [n for n in nodes if n.vector is not None]
+    by_dataset = dataset_models(n.dataset_id for n in rows) if rows else {}
+    groups: dict[tuple[str, int], list[Any]] = {}
+    for node in rows:
+        provider, model = by_dataset.get(str(node.dataset_id), ("", ""))
+        groups.setdefault((collection_name(provider, model, node.dimension), node.dimension), []).append(node)
+    return groups
 
 
 def node_payload(node: Any) -> dict[str, str]:
@@ -170,21 +183,17 @@ class QdrantVectors:
     def nodes_added(self, nodes: Sequence) -> None:
         from qdrant_client import models
 
-        rows = [n for n in nodes if n.vector is not None]
-        if not rows:
-            return
-        by_dataset = dataset_models(n.dataset_id for n in rows)
-        batches: dict[tuple[str, int], list[Any]] = {}
-        for node in rows:
-            provider, model = by_dataset.get(str(node.dataset_id), ("", ""))
-            name = self.collection_name(provider, model, node.dimension)
-            batches.setdefault((name, node.dimension), []).append(
+        batches = {
+            key: [
                 models.PointStruct(
                     id=point_id(node.node_id),
                     vector=vector_from_bytes(node.vector),
                     payload={**node_payload(node), "enabled": True},
                 )
-            )
+                for node in group
+            ]
+            for key, group in nodes_by_collection(nodes, self.collection_name).items()
+        }
         for (name, dimension), points in batches.items():
             self._ensure(name, dimension)
             for start in range(0, len(points), 512):

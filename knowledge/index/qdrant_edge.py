@@ -44,6 +44,7 @@ from knowledge.index.qdrant import (
     confirmed_hits,
     dataset_models,
     node_payload,
+    nodes_by_collection,
     point_id,
 )
 
@@ -185,17 +186,13 @@ class QdrantEdgeVectors:
     def nodes_added(self, nodes: Sequence) -> None:
         import qdrant_edge as qe
 
-        rows = [n for n in nodes if n.vector is not None]
-        if not rows:
-            return
-        by_dataset = dataset_models(n.dataset_id for n in rows)
-        batches: dict[tuple[str, int], list[Any]] = {}
-        for node in rows:
-            provider, model = by_dataset.get(str(node.dataset_id), ("", ""))
-            name = self.collection_name(provider, model, node.dimension)
-            batches.setdefault((name, node.dimension), []).append(
+        batches = {
+            key: [
                 qe.Point(point_id(node.node_id), {"": vector_from_bytes(node.vector)}, node_payload(node))
-            )
+                for node in group
+            ]
+            for key, group in nodes_by_collection(nodes, self.collection_name).items()
+        }
         for (name, dimension), points in batches.items():
             shard = self._shard(name, dimension)
             for start in range(0, len(points), UPSERT_BATCH):
