@@ -247,7 +247,11 @@ class Embedding(TimestampedModel):
     name at different endpoints (custom models), so a vector is only reused where it was made.
     """
 
-    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+")
+    # No indexes of their own on tenant and created_at: the unique constraint starts with the tenant
+    # (lookups and a workspace's deletion use it) and nothing reads by age; each index is one more
+    # b-tree every indexed segment writes.
+    created_at = models.DateTimeField(auto_now_add=True)
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False)
     provider_name = models.CharField(max_length=255)
     model_name = models.CharField(max_length=255)
     hash = models.CharField(max_length=64)
@@ -267,7 +271,13 @@ class Embedding(TimestampedModel):
 class IndexNode(TenantScopedModel):
     """One searchable unit: a segment's (or a child chunk's) text and vector. See the module docstring."""
 
-    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="+")
+    # Every index here is written once per indexed segment, so only those a query or a cascade needs:
+    # none of its own on created_at (nothing reads nodes by age), tenant (every query also names the
+    # dataset; only a workspace's deletion, which is rare, filters by tenant alone) or dataset (the
+    # (dataset, dimension) index starts with it).
+    created_at = models.DateTimeField(auto_now_add=True)
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False)
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="+", db_index=False)
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="+")
     segment = models.ForeignKey(DocumentSegment, on_delete=models.CASCADE, related_name="+")
     child_chunk = models.ForeignKey(
@@ -285,7 +295,7 @@ class IndexNode(TenantScopedModel):
     search_rowid = models.BigIntegerField(null=True, blank=True, db_index=True)
 
     class Meta:
-        indexes = [models.Index(fields=["dataset", "dimension"]), models.Index(fields=["document"])]
+        indexes = [models.Index(fields=["dataset", "dimension"])]  # the document FK has its own
 
     def __str__(self) -> str:
         return self.node_id

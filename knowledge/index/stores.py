@@ -134,15 +134,21 @@ class SqliteVecVectors:
     def nodes_added(self, nodes: Sequence) -> None:
         from knowledge.models import IndexNode
 
-        node_ids = [n.node_id for n in nodes if n.vector is not None]
-        if not node_ids:
+        with_vectors = [n for n in nodes if n.vector is not None]
+        if not with_vectors:
             return
-        rows = IndexNode.objects.filter(node_id__in=node_ids).values_list(
-            "search_rowid", "dataset_id", "dimension", "vector"
+        # The rowid comes from the insert trigger, so it is read back; the vectors are in hand already.
+        rowids = dict(
+            IndexNode.objects.filter(node_id__in=[n.node_id for n in with_vectors]).values_list(
+                "node_id", "search_rowid"
+            )
         )
         by_table: dict[int, list[tuple[Any, str, bytes]]] = {}
-        for rowid, dataset_id, dimension, blob in rows:
-            by_table.setdefault(dimension, []).append((rowid, _hex(dataset_id), bytes(blob)))
+        for node in with_vectors:
+            if node.node_id in rowids:
+                by_table.setdefault(node.dimension, []).append(
+                    (rowids[node.node_id], _hex(node.dataset_id), bytes(node.vector))
+                )
         with connection.cursor() as cursor:
             for dimension, values in by_table.items():
                 self._ensure(cursor, dimension)

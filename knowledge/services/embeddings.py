@@ -35,8 +35,11 @@ def run_async(fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> 
 
     Through asgiref's async_to_sync, so database calls the model service makes (``sync_to_async``) come
     back to this thread instead of deadlocking on it. Outside the web server's loop the call gets a loop
-    of its own: its HTTP client is closed before the loop ends.
+    of its own: its HTTP client is closed before the loop ends. Meter rows the call left to be written
+    later (document embeddings) are written before it returns.
     """
+    from providers.services.invocation import usage_writes_settle
+
     main_loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
     temporary = not (main_loop is not None and main_loop.is_running())
 
@@ -44,6 +47,7 @@ def run_async(fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> 
         try:
             return await fn(*args, **kwargs)
         finally:
+            await usage_writes_settle()
             if temporary:
                 from providers.services.runtime import model_runtime
 
@@ -96,6 +100,7 @@ async def _embed_batches(
             texts=texts[start : start + BATCH_SIZE],
             input_type="document",
             source=source,
+            wait_for_meter=False,  # the next batch goes to the model at once; run_async writes the rows
         )
         vectors.extend(result.embeddings)
     return vectors

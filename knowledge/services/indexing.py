@@ -51,7 +51,7 @@ from knowledge.services.process_rules import validate_process_rule
 
 logger = logging.getLogger(__name__)
 
-EMBED_BATCH = 64  # segments per progress step
+EMBED_BATCH = 32  # segments per progress step
 # A run that has shown no progress for this long is taken to have died with its worker: a redelivered
 # task may claim the document again. Shorter-lived runs are never doubled up.
 STALE_AFTER = timedelta(minutes=30)

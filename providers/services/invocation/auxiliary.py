@@ -39,9 +39,12 @@ async def embed(
     texts: list[str],
     input_type: str = "document",
     source: dict | None = None,
+    wait_for_meter: bool = True,
 ) -> EmbeddingResult:
     """Embed `texts` (`input_type` `document` or `query`) with the workspace's embedding model; metered
-    (the tokens count as prompt tokens)."""
+    (the tokens count as prompt tokens). `wait_for_meter=False` returns as soon as the model answered and
+    writes the meter row when the database is free (indexing: the next batch goes to the model while
+    this thread writes the last one; the caller's loop waits with `usage_writes_settle()`)."""
     tenant_id = str(tenant_id)
     resolved = await _resolve(tenant_id, provider, "text-embedding", model)
     started = time.perf_counter()
@@ -79,7 +82,7 @@ async def embed(
         latency=usage.latency,
         estimated=usage.estimated,
     )
-    await _record(fields)
+    await _record(fields, wait=wait_for_meter)
     return result
 
 

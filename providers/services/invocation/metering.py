@@ -74,9 +74,12 @@ async def _record(fields: dict[str, Any], *, wait: bool = True) -> None:
 
 
 async def usage_writes_settle() -> None:
-    """Wait for meter rows scheduled by stopped or failed streams (tests, graceful shutdown)."""
-    while _pending_writes:
-        await asyncio.gather(*list(_pending_writes), return_exceptions=True)
+    """Wait for the meter rows this event loop scheduled without waiting (stopped or failed streams,
+    document embeddings): before a temporary loop ends, in tests, at graceful shutdown. Rows another
+    loop scheduled are that loop's to wait for."""
+    loop = asyncio.get_running_loop()
+    while mine := [task for task in _pending_writes if task.get_loop() is loop]:
+        await asyncio.gather(*mine, return_exceptions=True)
 
 
 def _meter_fields(
