@@ -132,3 +132,30 @@ def test_progress_is_visible_while_indexing_runs(workspace, make_dataset, owner,
     step = indexing.EMBED_BATCH
     assert step < 130
     assert seen == [(done, 130) for done in range(0, 130, step)]
+
+
+def test_every_embedding_request_of_a_document_is_metered(workspace, make_dataset, owner, fake_llm):
+    # Indexing leaves each request's meter row to be written when the database is free (the next batch
+    # goes to the model first): every row must still be there, with its tokens and the dataset.
+    from knowledge.services import indexing
+    from providers.models import ModelUsage
+
+    dataset = make_dataset(workspace)
+    rule = {
+        "mode": "custom",
+        "rules": {"pre_processing_rules": [], "segmentation": {"separator": "\\n\\n", "max_tokens": 100}},
+    }
+    text = "\n\n".join(f"Metered line {i} of the document." for i in range(100))
+    document, _ = document_create(
+        dataset=dataset, account_id=owner.id, name="metered", text=text, process_rule=rule
+    )
+    before = len(fake_llm.requests_on("embeddings"))
+    indexing.document_index(document_id=str(document.id))
+    assert Document.objects.get(id=document.id).indexing_status == "completed"
+    sent = len(fake_llm.requests_on("embeddings")) - before
+    assert sent == 4  # 100 segments, 32 a request
+    rows = ModelUsage.objects.filter(
+        tenant=workspace, model_type="text-embedding", source__dataset_id=str(dataset.id)
+    )
+    assert rows.count() == sent
+    assert all(row.status == "succeeded" and row.prompt_tokens > 0 for row in rows)
