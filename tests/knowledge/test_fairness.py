@@ -105,18 +105,24 @@ def test_a_model_failing_mid_document_marks_it_and_leaves_the_dataset_searchable
     assert lighthouse["records"][0]["segment"]["content"] == "Lighthouses guide ships at night."
 
 
-def test_progress_is_visible_while_indexing_runs(workspace, make_dataset, owner, owner_client, monkeypatch):
-    from knowledge.services import indexing
-
-    dataset = make_dataset(workspace, permission="all_team_members")
+def lines_document(dataset, owner, *, name: str, lines: int) -> Document:
+    """A document of `lines` one-line segments (split on blank lines), queued but not indexed yet."""
     rule = {
         "mode": "custom",
         "rules": {"pre_processing_rules": [], "segmentation": {"separator": "\\n\\n", "max_tokens": 100}},
     }
-    text = "\n\n".join(f"Line {i} of the long document." for i in range(130))
+    text = "\n\n".join(f"Line {i} of the {name} document." for i in range(lines))
     document, _ = document_create(
-        dataset=dataset, account_id=owner.id, name="long", text=text, process_rule=rule
+        dataset=dataset, account_id=owner.id, name=name, text=text, process_rule=rule
     )
+    return document
+
+
+def test_progress_is_visible_while_indexing_runs(workspace, make_dataset, owner, owner_client, monkeypatch):
+    from knowledge.services import indexing
+
+    dataset = make_dataset(workspace, permission="all_team_members")
+    document = lines_document(dataset, owner, name="long", lines=130)
     seen: list[tuple[int, int]] = []
     real = indexing._write_batch
 
@@ -141,14 +147,7 @@ def test_every_embedding_request_of_a_document_is_metered(workspace, make_datase
     from providers.models import ModelUsage
 
     dataset = make_dataset(workspace)
-    rule = {
-        "mode": "custom",
-        "rules": {"pre_processing_rules": [], "segmentation": {"separator": "\\n\\n", "max_tokens": 100}},
-    }
-    text = "\n\n".join(f"Metered line {i} of the document." for i in range(100))
-    document, _ = document_create(
-        dataset=dataset, account_id=owner.id, name="metered", text=text, process_rule=rule
-    )
+    document = lines_document(dataset, owner, name="metered", lines=100)
     before = len(fake_llm.requests_on("embeddings"))
     indexing.document_index(document_id=str(document.id))
     assert Document.objects.get(id=document.id).indexing_status == "completed"
