@@ -9,8 +9,9 @@ marked completed as it lands, which is the progress `indexing-status` reports. A
 error (``error`` status, ``stopped_at``); retrying puts the document back to ``waiting``.
 
 No transaction is held while a model is called: rows are written in short transactions between calls,
-and the model works one batch ahead of those writes (``_store_and_index``), so a worker waits on the
-model rather than the model on our writes. Rows go in through ``insert_objects`` (one ``executemany``
+and the model works one batch ahead of those writes (``_index_chain``), so a worker waits on the
+model rather than the model on our writes; a task goes on with the next waiting document, whose first
+batch goes out while this one's last is written (``document_index_fairly``). Rows go in through ``insert_objects`` (one ``executemany``
 per table and batch) and vectors stay float32 bytes from the model's answer to the index row.
 """
 
@@ -21,7 +22,9 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -169,8 +172,12 @@ def _write_nodes(
     dataset: Dataset,
     units: Sequence[tuple[DocumentSegment, ChildChunk | None, str, str]],
     vectors: Sequence[bytes] | None,
+    *,
+    fresh: bool = False,
 ) -> None:
-    """Replace the units' index nodes (and their mirrors in the store) in one short transaction."""
+    """Replace the units' index nodes (and their mirrors in the store) in one short transaction;
+    `fresh`: the units have no nodes yet (their document's were removed when its segments were stored),
+    so there is nothing to replace."""
     nodes = [
         IndexNode(
             tenant_id=dataset.tenant_id,
@@ -186,8 +193,9 @@ def _write_nodes(
         )
         for i, (segment, child, node_id, text) in enumerate(units)
     ]
-    with transaction.atomic():
-        IndexNode.objects.filter(node_id__in=[n.node_id for n in nodes]).delete()
+    with transaction.atomic(savepoint=False):  # in the caller's transaction when there is one
+        if not fresh:
+            IndexNode.objects.filter(node_id__in=[n.node_id for n in nodes]).delete()
         insert_objects(nodes)
         search_store().nodes_added(nodes)
 
@@ -204,6 +212,121 @@ def segment_units(
         else:
             units.append((segment, None, segment.index_node_id, segment.content))
     return units
+
+
+CHAIN_SECONDS = 60.0  # how long one indexing task goes on with further waiting documents
+# Embedding requests kept out while the worker writes. One keeps the model busy as well as two did in
+# bench/knowledge.py (two overlap each other and leave less of the time covered), and is gentler on a
+# provider's rate limits.
+REQUESTS_AHEAD = 1
+CHAIN_ATTEMPTS = 10  # documents a task may find claimed or failing before it stops looking for more
+
+
+@dataclass
+class _Prepared:
+    """A claimed document, split, with its segments (not saved yet) and its batches looked up in the
+    embedding cache: ready for its first batch to go to the model."""
+
+    document: Document
+    started: float
+    segments: list[DocumentSegment]
+    children: dict[Any, list[ChildChunk]]
+    steps: list[list[tuple[DocumentSegment, ChildChunk | None, str, str]]]
+    plans: list[embeddings.DocumentPlan] | None
+    tokens: int = 0  # texts sent to the model so far
+
+
+def _claim(document_id: str) -> Document | None:
+    """Take the document for this run: None when it is gone, paused, completed or another run has it
+    (a duplicate delivery finds it taken and leaves)."""
+    document = (
+        Document.objects.select_related("dataset", "dataset_process_rule", "upload_file")
+        .filter(id=document_id)
+        .first()
+    )
+    if document is None or document.is_paused or document.indexing_status == IndexingStatus.COMPLETED:
+        return None
+    now = timezone.now()
+    claimable = Q(indexing_status__in=[IndexingStatus.WAITING, IndexingStatus.ERROR]) | Q(
+        indexing_status__in=RUNNING, updated_at__lt=now - STALE_AFTER
+    )
+    claimed = Document.objects.filter(claimable, id=document.id, is_paused=False).update(
+        indexing_status=IndexingStatus.PARSING,
+        processing_started_at=now,
+        error=None,
+        stopped_at=None,
+        updated_at=now,
+    )
+    if not claimed:
+        logger.info("Document %s is being indexed by another run; skipped", document.id)
+        return None
+    document.indexing_status, document.processing_started_at = IndexingStatus.PARSING, now
+    return document
+
+
+def _prepare(document: Document) -> _Prepared | None:
+    """Extract, clean and split a claimed document and plan its batches; None when that stopped it
+    (paused, or failed: the error is recorded on the document)."""
+    started = time.perf_counter()
+    try:
+        pages = document_pages(document)
+        _set(
+            document,
+            indexing_status=IndexingStatus.CLEANING,
+            parsing_completed_at=timezone.now(),
+            word_count=sum(len(p) for p in pages),
+        )
+        _check_paused(document)
+        mode, rules = process_rule_of(document)
+        chunks = split.split_pages(pages, mode=mode, rules=rules, doc_form=document.doc_form)
+        _set(document, indexing_status=IndexingStatus.SPLITTING, cleaning_completed_at=timezone.now())
+        _check_paused(document)
+        answers: list[str] | None = None
+        if document.doc_form == DocForm.QA:  # a model turns each chunk into question-answer pairs
+            from knowledge.services import qa
+
+            pairs = qa.qa_chunks(
+                tenant_id=str(document.tenant_id),
+                texts=[c.content for c in chunks],
+                language=document.doc_language or "English",
+            )
+            chunks, answers = qa.as_chunks(pairs), [answer for _, answer in pairs]
+        segments, children = _new_segments(document, chunks, answers=answers)
+        steps = [
+            segment_units(segments[i : i + EMBED_BATCH], children)
+            for i in range(0, len(segments), EMBED_BATCH)
+        ]
+        dataset = document.dataset
+        plans = _plan_batches(dataset, steps) if dataset.indexing_technique == "high_quality" else None
+    except Exception as exc:
+        _stopped(document, exc)
+        return None
+    return _Prepared(document, started, segments, children, steps, plans)
+
+
+def _stopped(document: Document, exc: BaseException) -> None:
+    """Record why a document's run stopped: paused (nothing to record), or failed."""
+    if isinstance(exc, IndexingPaused):
+        logger.info("Indexing of document %s paused", document.id)
+        return
+    from providers.services.invocation import api_error_for
+
+    mapped = api_error_for(exc)
+    message = mapped.message if mapped is not None else str(exc) or type(exc).__name__
+    if mapped is None and not isinstance(exc, ExtractError | ValueError):
+        logger.error("Indexing of document %s failed", document.id, exc_info=exc)
+    _set(document, indexing_status=IndexingStatus.ERROR, error=message, stopped_at=timezone.now())
+
+
+def _completed(prepared: _Prepared, tokens: int) -> None:
+    _set(
+        prepared.document,
+        indexing_status=IndexingStatus.COMPLETED,
+        completed_at=timezone.now(),
+        indexing_latency=time.perf_counter() - prepared.started,
+        tokens=tokens,
+        error=None,
+    )
 
 
 def fair_next_document(*, document_id: str) -> str | None:
@@ -240,90 +363,136 @@ def fair_next_document(*, document_id: str) -> str | None:
     return str(found) if found is not None else None
 
 
-def document_index_fairly(*, document_id: str, attempts: int = 5) -> None:
+def document_index_fairly(
+    *, document_id: str, attempts: int = 5, chain_seconds: float = CHAIN_SECONDS
+) -> None:
     """What the ``index_document`` task runs: index the document `fair_next_document` picks (usually
-    this one); when another worker claimed it first, pick again."""
+    this one; when another worker claimed it first, pick again), then go on with the next one it picks
+    while documents are waiting, for up to `chain_seconds`: the next document is split and its first
+    batch sent to the model while this one's last batch is written (``_index_chain``), so the model is
+    not left waiting between documents. The tasks of the documents a chain took find them done."""
+    deadline = time.monotonic() + chain_seconds
+    first: Document | None = None
     for _ in range(attempts):
         chosen = fair_next_document(document_id=document_id)
-        if chosen is None:
-            # Nothing waiting: a retry of a failed document, or a stale run re-sent by recovery.
-            document_index(document_id=document_id)
-            return
-        if document_index(document_id=chosen) or chosen == str(document_id):
-            return
+        # Nothing waiting: a retry of a failed document, or a stale run re-sent by recovery.
+        first = _claim(chosen or document_id)
+        if first is not None or chosen is None or chosen == str(document_id):
+            break
+    if first is None:
+        return
+
+    def following() -> _Prepared | None:
+        for _ in range(CHAIN_ATTEMPTS):
+            if time.monotonic() > deadline:
+                return None
+            chosen = fair_next_document(document_id=document_id)
+            if chosen is None:
+                return None
+            document = _claim(chosen)
+            prepared = _prepare(document) if document is not None else None
+            if prepared is not None:
+                return prepared
+        return None
+
+    prepared = _prepare(first)
+    if prepared is None:
+        prepared = following()
+    if prepared is not None:
+        run_async(_index_chain, prepared, following)
 
 
 def document_index(*, document_id: str) -> bool:
     """Run the pipeline for one document (see the module docstring). False when this run did not claim
     it (gone, paused, completed, or another run has it)."""
-    document = (
-        Document.objects.select_related("dataset", "dataset_process_rule", "upload_file")
-        .filter(id=document_id)
-        .first()
-    )
-    if document is None or document.is_paused or document.indexing_status == IndexingStatus.COMPLETED:
+    document = _claim(document_id)
+    if document is None:
         return False
-    started = time.perf_counter()
-    now = timezone.now()
-    # Claim the document: only one run at a time (a duplicate delivery finds it taken and leaves).
-    claimable = Q(indexing_status__in=[IndexingStatus.WAITING, IndexingStatus.ERROR]) | Q(
-        indexing_status__in=RUNNING, updated_at__lt=now - STALE_AFTER
-    )
-    claimed = Document.objects.filter(claimable, id=document.id, is_paused=False).update(
-        indexing_status=IndexingStatus.PARSING,
-        processing_started_at=now,
-        error=None,
-        stopped_at=None,
-        updated_at=now,
-    )
-    if not claimed:
-        logger.info("Document %s is being indexed by another run; skipped", document.id)
-        return False
-    document.indexing_status, document.processing_started_at = IndexingStatus.PARSING, now
-    try:
-        pages = document_pages(document)
-        _set(
-            document,
-            indexing_status=IndexingStatus.CLEANING,
-            parsing_completed_at=timezone.now(),
-            word_count=sum(len(p) for p in pages),
-        )
-        _check_paused(document)
-        mode, rules = process_rule_of(document)
-        chunks = split.split_pages(pages, mode=mode, rules=rules, doc_form=document.doc_form)
-        _set(document, indexing_status=IndexingStatus.SPLITTING, cleaning_completed_at=timezone.now())
-        _check_paused(document)
-        answers: list[str] | None = None
-        if document.doc_form == DocForm.QA:  # a model turns each chunk into question-answer pairs
-            from knowledge.services import qa
-
-            pairs = qa.qa_chunks(
-                tenant_id=str(document.tenant_id),
-                texts=[c.content for c in chunks],
-                language=document.doc_language or "English",
-            )
-            chunks, answers = qa.as_chunks(pairs), [answer for _, answer in pairs]
-        segments, children = _new_segments(document, chunks, answers=answers)
-        tokens = run_async(_store_and_index, document, segments, children)
-        _set(
-            document,
-            indexing_status=IndexingStatus.COMPLETED,
-            completed_at=timezone.now(),
-            indexing_latency=time.perf_counter() - started,
-            tokens=tokens,
-            error=None,
-        )
-    except IndexingPaused:
-        logger.info("Indexing of document %s paused", document.id)
-    except Exception as exc:  # any failure is the document's error, shown to its owner and retryable
-        from providers.services.invocation import api_error_for
-
-        mapped = api_error_for(exc)
-        message = mapped.message if mapped is not None else str(exc) or type(exc).__name__
-        if mapped is None and not isinstance(exc, ExtractError | ValueError):
-            logger.exception("Indexing of document %s failed", document.id)
-        _set(document, indexing_status=IndexingStatus.ERROR, error=message, stopped_at=timezone.now())
+    prepared = _prepare(document)
+    if prepared is not None:
+        run_async(_index_chain, prepared, None)
     return True
+
+
+async def _index_chain(first: _Prepared, following: Callable[[], _Prepared | None] | None) -> None:
+    """Index prepared documents one after another with the model ahead of our writes: while this
+    worker's thread writes a batch's rows (or a document's segments), the next ``REQUESTS_AHEAD``
+    batches are with the model, so indexing waits on the model rather than on our own writes. The
+    batches run on across documents: once a document's last batch is sent, `following` (sync: it
+    claims and splits the next document; None: stop) is called and that document's first batches go
+    out while this one's are still being written. Database work runs in the caller's thread
+    (``db_sync_to_async`` under ``run_async``), one piece at a time; only the HTTP calls overlap it. A
+    document that fails or is paused is recorded as such, its batches in flight are dropped, and the
+    chain goes on."""
+    db = db_sync_to_async
+    # (document, batch index or -1 for a document with no segments, its request in flight or None)
+    in_flight: deque[tuple[_Prepared, int, asyncio.Future | None]] = deque()
+    feeding: _Prepared | None = first
+    fed = 0  # batches of `feeding` sent so far
+    stopped: set[int] = set()  # ids of the documents that failed or were paused
+    dropped: list[asyncio.Future] = []
+
+    def send(prepared: _Prepared, k: int) -> None:
+        plans = prepared.plans
+        request = None
+        if plans is not None and k >= 0:
+            request = asyncio.ensure_future(embeddings.fetch_missing(plans[k]))
+        in_flight.append((prepared, k, request))
+
+    async def top_up() -> None:
+        nonlocal feeding, fed
+        while feeding is not None and len(in_flight) < REQUESTS_AHEAD:
+            more = fed < len(feeding.steps) or (fed == 0 and not feeding.steps)
+            if more and id(feeding) not in stopped:
+                send(feeding, fed if feeding.steps else -1)
+                fed += 1
+                continue
+            feeding, fed = None, 0
+            if following is not None:
+                try:
+                    feeding = await db(following)()
+                except Exception:  # finding the next document is no document's failure: the chain ends
+                    logger.exception("Looking for the next document to index failed")
+
+    def drop(request: asyncio.Future | None) -> None:
+        if request is not None:
+            request.cancel()
+            dropped.append(request)
+
+    try:
+        await top_up()
+        while in_flight:
+            prepared, k, request = in_flight.popleft()
+            document = prepared.document
+            if id(prepared) in stopped:
+                drop(request)
+                continue
+            await top_up()
+            try:
+                if k <= 0:
+                    if prepared.steps:  # the first batch is with the model already
+                        now = timezone.now()
+                        for segment in {u[0] for u in prepared.steps[0]}:
+                            segment.status, segment.indexing_at = SegmentStatus.INDEXING, now
+                    await db(_store_segments)(document, prepared.segments, prepared.children)
+                if k >= 0:
+                    units = prepared.steps[k]
+                    after = prepared.steps[k + 1] if k + 1 < len(prepared.steps) else ()
+                    fresh = await request if request is not None else {}
+                    plan = prepared.plans[k] if prepared.plans is not None else None
+                    prepared.tokens += await db(_write_batch)(document, units, plan, fresh, after)
+                if k == len(prepared.steps) - 1 or k < 0:
+                    await db(_completed)(prepared, prepared.tokens)
+            except Exception as exc:  # the document's error, shown to its owner and retryable
+                stopped.add(id(prepared))
+                drop(request)
+                await db(_stopped)(document, exc)
+    finally:
+        for _, _, request in in_flight:  # the chain itself failed: nothing is left running
+            drop(request)
+        for request in dropped:
+            with contextlib.suppress(BaseException):
+                await request
 
 
 def _new_segments(
@@ -382,66 +551,34 @@ def _store_segments(
     _set(document, indexing_status=IndexingStatus.INDEXING, splitting_completed_at=timezone.now())
 
 
-def _batch_started(document: Document, units: Sequence[tuple[DocumentSegment, Any, str, str]]) -> None:
-    _check_paused(document)
-    DocumentSegment.objects.filter(id__in={u[0].id for u in units}).update(
-        status=SegmentStatus.INDEXING, indexing_at=timezone.now()
-    )
-
-
 def _write_batch(
-    dataset: Dataset,
+    document: Document,
     units: Sequence[tuple[DocumentSegment, ChildChunk | None, str, str]],
     plan: embeddings.DocumentPlan | None,
     fresh: dict[str, bytes],
+    following: Sequence[tuple[DocumentSegment, Any, str, str]] = (),
 ) -> int:
-    """Write one batch's vectors (cache and index nodes) and mark its segments completed: the progress
-    `indexing-status` reports. Returns how many texts went to the model."""
-    vectors = embeddings.finish_documents(plan, fresh) if plan is not None else None
-    _write_nodes(dataset, units, vectors)
-    DocumentSegment.objects.filter(id__in={u[0].id for u in units}).update(
-        status=SegmentStatus.COMPLETED, completed_at=timezone.now(), enabled=True
-    )
+    """Write one batch's vectors (cache and index nodes) and mark its segments completed, and the
+    `following` batch's (already with the model) indexing: the progress `indexing-status` reports.
+    Returns how many texts went to the model; IndexingPaused (after this batch is stored) when the
+    document was paused meanwhile. One transaction: outside one, SQLite would commit each row of the
+    cache's ``executemany`` on its own."""
+    with transaction.atomic():
+        vectors = embeddings.finish_documents(plan, fresh) if plan is not None else None
+        # The document's nodes went with its old segments: these are fresh.
+        _write_nodes(document.dataset, units, vectors, fresh=True)
+        now = timezone.now()
+        DocumentSegment.objects.filter(id__in={u[0].id for u in units}).update(
+            status=SegmentStatus.COMPLETED, completed_at=now, enabled=True
+        )
+        paused = Document.objects.filter(id=document.id, is_paused=True).exists()
+        if following and not paused:
+            DocumentSegment.objects.filter(id__in={u[0].id for u in following}).update(
+                status=SegmentStatus.INDEXING, indexing_at=now
+            )
+    if paused:
+        raise IndexingPaused()
     return len(plan.missing) if plan is not None else 0
-
-
-async def _store_and_index(
-    document: Document, segments: Sequence[DocumentSegment], children: dict[Any, list[ChildChunk]]
-) -> int:
-    """Save the segments and index them batch by batch with the model one batch ahead: while this
-    worker's thread writes a batch's rows (and first the segments), the next batch is with the model,
-    so indexing waits on the model rather than on our own writes. Database work runs in the caller's
-    thread (``db_sync_to_async`` under ``run_async``), one piece at a time; only the HTTP call overlaps
-    it. Returns how many texts went to the model."""
-    db = db_sync_to_async
-    dataset = document.dataset
-    steps = [
-        segment_units(segments[i : i + EMBED_BATCH], children) for i in range(0, len(segments), EMBED_BATCH)
-    ]
-    plans: list[embeddings.DocumentPlan] | None = None
-    if dataset.indexing_technique == "high_quality":
-        plans = await db(_plan_batches)(dataset, steps)
-
-    def ahead(k: int) -> asyncio.Future | None:
-        if plans is None or k >= len(steps):
-            return None
-        return asyncio.ensure_future(embeddings.fetch_missing(plans[k]))
-
-    pending = ahead(0)
-    try:
-        await db(_store_segments)(document, segments, children)
-        sent = 0
-        for k, units in enumerate(steps):
-            await db(_batch_started)(document, units)
-            fresh = await pending if pending is not None else {}
-            pending = ahead(k + 1)
-            sent += await db(_write_batch)(dataset, units, plans[k] if plans else None, fresh)
-        return sent
-    finally:
-        if pending is not None and not pending.done():  # paused or failed: drop the batch in flight
-            pending.cancel()
-            with contextlib.suppress(BaseException):
-                await pending
 
 
 def _plan_batches(

@@ -15,14 +15,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def run_queue(enqueued: list[tuple[str, str]], order: list[str]) -> None:
-    """A worker taking the indexing queue's tasks first in, first out; `order` records what completed."""
+    """A worker taking the indexing queue's tasks first in, first out; `order` records what completed,
+    in the order it did (a task may go on with other waiting documents after its own)."""
     while enqueued:
         name, document_id = enqueued.pop(0)
         assert name == "knowledge.index_document"
-        before = set(Document.objects.filter(indexing_status="completed").values_list("id", flat=True))
         index_document.run(document_id)
-        after = Document.objects.filter(indexing_status="completed").exclude(id__in=before)
-        order.extend(d.name for d in after)
+    done = Document.objects.filter(indexing_status="completed").order_by("completed_at")
+    order.extend(done.values_list("name", flat=True))
 
 
 def test_one_workspace_many_documents_do_not_starve_another(
@@ -158,3 +158,125 @@ def test_every_embedding_request_of_a_document_is_metered(workspace, make_datase
     )
     assert rows.count() == sent
     assert all(row.status == "succeeded" and row.prompt_tokens > 0 for row in rows)
+
+
+def test_a_task_goes_on_with_waiting_documents_and_their_tasks_find_them_done(
+    workspace, other_workspace, make_dataset, owner, enqueued, fake_llm
+):
+    first, second = make_dataset(workspace, name="A"), make_dataset(other_workspace, name="B")
+    for i in range(2):
+        document_create(dataset=first, account_id=owner.id, name=f"a{i}", text=f"Alpha {i}.")
+    document_create(dataset=second, account_id=owner.id, name="b0", text="Beta 0.")
+    # when only the first task runs
+    index_document.run(enqueued[0][1])
+    # then it indexed every waiting document, in the fair order
+    done = Document.objects.filter(indexing_status="completed").order_by("completed_at")
+    assert list(done.values_list("name", flat=True)) == ["a0", "b0", "a1"]
+    # and the other documents' tasks, delivered later, send nothing to the model
+    calls = len(fake_llm.requests_on("embeddings"))
+    for _, document_id in enqueued[1:]:
+        index_document.run(document_id)
+    assert len(fake_llm.requests_on("embeddings")) == calls == 3
+
+
+def test_a_task_stops_going_on_after_its_time(workspace, make_dataset, owner, enqueued):
+    from knowledge.services.indexing import document_index_fairly
+
+    dataset = make_dataset(workspace)
+    for i in range(3):
+        document_create(dataset=dataset, account_id=owner.id, name=f"d{i}", text=f"Delta {i}.")
+    document_index_fairly(document_id=enqueued[0][1], chain_seconds=0)
+    statuses = dict(Document.objects.values_list("name", "indexing_status"))
+    assert statuses == {"d0": "completed", "d1": "waiting", "d2": "waiting"}
+
+
+def test_the_next_documents_first_batch_goes_out_before_this_ones_last_is_written(
+    workspace, make_dataset, owner, enqueued, monkeypatch
+):
+    # The model is not left waiting between documents: the next one is split and its first batch
+    # sent while this one's batches are still with the model and being written.
+    from knowledge.services import embeddings, indexing
+
+    dataset = make_dataset(workspace)
+    lines_document(dataset, owner, name="first", lines=40)  # two requests: 32 segments, then 8
+    lines_document(dataset, owner, name="second", lines=40)
+    events: list[str] = []
+    real_fetch, real_write = embeddings.fetch_missing, indexing._write_batch
+
+    def named(texts) -> str:
+        return "first" if "first" in next(iter(texts)) else "second"
+
+    async def fetch(plan):
+        events.append(f"send {named(plan.missing.values())}")
+        return await real_fetch(plan)
+
+    def write(document, units, *args):
+        events.append(f"write {named(u[3] for u in units)}")
+        return real_write(document, units, *args)
+
+    monkeypatch.setattr(embeddings, "fetch_missing", fetch)
+    monkeypatch.setattr(indexing, "_write_batch", write)
+    index_document.run(enqueued[0][1])
+    assert events == [
+        "send first",
+        "send first",
+        "write first",
+        "send second",  # before the first document's last batch is written
+        "write first",
+        "send second",
+        "write second",
+        "write second",
+    ]
+    assert set(Document.objects.values_list("indexing_status", flat=True)) == {"completed"}
+    assert DocumentSegment.objects.filter(status="completed").count() == 80
+
+
+def test_a_document_failing_in_a_chain_leaves_the_next_one_indexed(
+    workspace, make_dataset, owner, enqueued, fake_llm
+):
+    dataset = make_dataset(workspace)
+    lines_document(dataset, owner, name="broken", lines=40)
+    lines_document(dataset, owner, name="fine", lines=40)
+    # the model refuses the broken document's last request, while the next document is already prepared
+    fake_llm.push(
+        Reply(route="embeddings"), Reply.error(401, "Incorrect API key provided", route="embeddings")
+    )
+    index_document.run(enqueued[0][1])
+    statuses = dict(Document.objects.values_list("name", "indexing_status"))
+    assert statuses == {"broken": "error", "fine": "completed"}
+    assert DocumentSegment.objects.filter(document__name="fine", status="completed").count() == 40
+
+
+def test_a_pause_mid_document_stops_after_the_batch_in_hand_and_resume_completes_it(
+    workspace, make_dataset, owner, enqueued, fake_llm, monkeypatch
+):
+    from knowledge.services import indexing
+    from knowledge.services.documents import document_pause, document_resume
+
+    dataset = make_dataset(workspace)
+    document = lines_document(dataset, owner, name="paused", lines=100)
+    real = indexing._write_batch
+    writes = []
+
+    def pause_after_first(doc, *args):  # the owner pauses while the first batch is being written
+        if not writes:
+            document_pause(document=Document.objects.get(id=doc.id), account_id=owner.id)
+        writes.append(doc.id)
+        return real(doc, *args)
+
+    monkeypatch.setattr(indexing, "_write_batch", pause_after_first)
+    index_document.run(str(document.id))
+    paused = Document.objects.get(id=document.id)
+    assert paused.is_paused and paused.indexing_status == "indexing" and len(writes) == 1
+    segments = DocumentSegment.objects.filter(document=document)
+    assert segments.filter(status="completed").count() == indexing.EMBED_BATCH
+    assert segments.filter(status="indexing").count() == 0  # the next batch was not started
+    # when the owner resumes it, it is indexed again from the start and completes
+    monkeypatch.setattr(indexing, "_write_batch", real)
+    enqueued.clear()
+    document_resume(document=paused)
+    for _, document_id in enqueued:
+        index_document.run(document_id)
+    resumed = Document.objects.get(id=document.id)
+    assert resumed.indexing_status == "completed" and not resumed.is_paused
+    assert DocumentSegment.objects.filter(document=document, status="completed").count() == 100
