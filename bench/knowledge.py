@@ -18,7 +18,9 @@ Measured, per size:
              through the provider runtime and the loopback model, embedding cache, index rows, store
              mirror; a task goes on with the next waiting document, see there); segments per second, and
              the share of the wall time during which no embedding request was with the model
-             (ours: the model waiting on our writes; see ModelClock). Qdrant is
+             (ours: the model waiting on our writes; see ModelClock); and what the model alone serves
+             when sent the same batches back to back (``model_alone``): the rate model-bound indexing
+             would reach. Qdrant is
              then filled from the node table by ``reindex_dataset`` (its nodes per second).
   Qdrant Edge two rows: as served right after the copy (plain segments: an exact SIMD scan), and
              ``qdrant (hnsw)`` after ``optimize()`` (what ``reindex_dataset`` runs at its end; its time in
@@ -252,6 +254,26 @@ def index(
     }
 
 
+def model_alone(dataset: Any, words: list[str], count: int = 3200) -> float:
+    """Segments per second the loopback model serves this process when it is sent indexing's batches
+    back to back, one at a time, with nothing else to do (the provider runtime and metering as in
+    indexing, no database rows): the rate model-bound indexing would reach."""
+    from knowledge.services.embeddings import _embed_batches, run_async
+
+    rng = random.Random(16)  # its own: the queries drawn after indexing stay the same
+    texts = [" ".join(rng.choices(words, k=WORDS_PER_SEGMENT)) + "." for _ in range(count)]
+    started = time.perf_counter()
+    run_async(
+        _embed_batches,
+        tenant_id=str(dataset.tenant_id),
+        provider=dataset.embedding_model_provider,
+        model=dataset.embedding_model,
+        texts=texts,
+        source=None,
+    )
+    return count / (time.perf_counter() - started)
+
+
 def percentiles(samples: list[float]) -> tuple[float, float, float]:
     ordered = sorted(samples)
 
@@ -402,11 +424,13 @@ def main() -> None:
             chooser._stores[connection.vendor] = stores.get(primary, exact)
             dataset, made = index(tenant, size, rng, words, clock)
             ours = made["seconds"] - made["model_seconds"]
+            speed, alone = made["segments"] / made["seconds"], model_alone(dataset, words)
             print(
                 f"indexed {made['segments']} segments via {primary} in {made['seconds']:.1f} s: "
                 f"{made['segments'] / made['seconds']:.0f} segments/s, model {made['model_seconds']:.1f} s, "
                 f"ours {ours:.1f} s ({100 * ours / made['seconds']:.0f}%); "
-                f"documents created beforehand in {made['created_seconds']:.1f} s",
+                f"documents created beforehand in {made['created_seconds']:.1f} s; the model alone serves "
+                f"{alone:.0f} segments/s (indexing at {100 * speed / alone:.0f}% of that)",
                 flush=True,
             )
             queries = [" ".join(rng.choices(words, k=4)) for _ in range(n_queries)]
