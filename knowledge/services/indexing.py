@@ -234,6 +234,7 @@ class _Prepared:
     steps: list[list[tuple[DocumentSegment, ChildChunk | None, str, str]]]
     plans: list[embeddings.DocumentPlan] | None
     tokens: int = 0  # texts sent to the model so far
+    stopped: bool = False  # failed or paused: its batches still in flight are dropped
 
 
 def _claim(document_id: str) -> Document | None:
@@ -429,7 +430,6 @@ async def _index_chain(first: _Prepared, following: Callable[[], _Prepared | Non
     in_flight: deque[tuple[_Prepared, int, asyncio.Future | None]] = deque()
     feeding: _Prepared | None = first
     fed = 0  # batches of `feeding` sent so far
-    stopped: set[int] = set()  # ids of the documents that failed or were paused
     dropped: list[asyncio.Future] = []
 
     def send(prepared: _Prepared, k: int) -> None:
@@ -443,7 +443,7 @@ async def _index_chain(first: _Prepared, following: Callable[[], _Prepared | Non
         nonlocal feeding, fed
         while feeding is not None and len(in_flight) < REQUESTS_AHEAD:
             more = fed < len(feeding.steps) or (fed == 0 and not feeding.steps)
-            if more and id(feeding) not in stopped:
+            if more and not feeding.stopped:
                 send(feeding, fed if feeding.steps else -1)
                 fed += 1
                 continue
@@ -464,7 +464,7 @@ async def _index_chain(first: _Prepared, following: Callable[[], _Prepared | Non
         while in_flight:
             prepared, k, request = in_flight.popleft()
             document = prepared.document
-            if id(prepared) in stopped:
+            if prepared.stopped:
                 drop(request)
                 continue
             await top_up()
@@ -484,7 +484,7 @@ async def _index_chain(first: _Prepared, following: Callable[[], _Prepared | Non
                 if k == len(prepared.steps) - 1 or k < 0:
                     await db(_completed)(prepared, prepared.tokens)
             except Exception as exc:  # the document's error, shown to its owner and retryable
-                stopped.add(id(prepared))
+                prepared.stopped = True
                 drop(request)
                 await db(_stopped)(document, exc)
     finally:
