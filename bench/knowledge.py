@@ -226,7 +226,7 @@ def index(
     from knowledge.models import IndexNode
     from knowledge.services.datasets import dataset_create
     from knowledge.services.documents import document_create
-    from knowledge.services.indexing import document_index_fairly
+    from knowledge.services.indexing_queue import document_index_fairly
 
     dataset = dataset_create(
         tenant=tenant, account_id=None, name=f"bench {size}", indexing_technique="high_quality"

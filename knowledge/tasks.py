@@ -9,7 +9,7 @@ from celery import shared_task
 
 @shared_task(name="knowledge.index_document", acks_late=True, ignore_result=True)
 def index_document(document_id: str) -> None:
-    from knowledge.services.indexing import document_index_fairly
+    from knowledge.services.indexing_queue import document_index_fairly
 
     # Fair across workspaces: this task may index another workspace's waiting document first.
     document_index_fairly(document_id=document_id)

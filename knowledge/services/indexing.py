@@ -1,18 +1,19 @@
 """The indexing pipeline: extract -> clean -> split -> embed (cached) -> index, with Dify's statuses.
 
-``document_index`` is what the Celery task ``knowledge.index_document`` runs (through ``document_index_fairly``,
-which serves the workspace served longest ago first, see there). It is idempotent: a
-completed, paused or deleted document is left alone, and a re-run replaces the document's segments and
-index nodes rather than adding to them. Status per step (``waiting -> parsing -> cleaning -> splitting
--> indexing -> completed``) with Dify's timestamps; segments are embedded in batches and each batch is
-marked completed as it lands, which is the progress `indexing-status` reports. A failure records the
-error (``error`` status, ``stopped_at``); retrying puts the document back to ``waiting``.
+``document_index`` runs it for one document. The Celery task ``knowledge.index_document`` runs
+``indexing_queue.document_index_fairly``, which serves the workspace served longest ago first and goes on
+with further waiting documents (``index_chain``). Indexing is idempotent: a completed, paused or deleted
+document is left alone, and a re-run replaces the document's segments and index nodes rather than adding
+to them. Status per step (``waiting -> parsing -> cleaning -> splitting -> indexing -> completed``) with
+Dify's timestamps; segments are embedded in batches and each batch is marked completed as it lands, which
+is the progress `indexing-status` reports. A failure records the error (``error`` status,
+``stopped_at``); retrying puts the document back to ``waiting``.
 
 No transaction is held while a model is called: rows are written in short transactions between calls,
-and the model works one batch ahead of those writes (``_index_chain``), so a worker waits on the
-model rather than the model on our writes; a task goes on with the next waiting document, whose first
-batch goes out while this one's last is written (``document_index_fairly``). Rows go in through ``insert_objects`` (one ``executemany``
-per table and batch) and vectors stay float32 bytes from the model's answer to the index row.
+and the model works one batch ahead of those writes (``index_chain``), so a worker waits on the model
+rather than the model on our writes, from one document to the next too (the next one's first batch goes
+out while this one's last is written). Rows go in through ``insert_objects`` (one ``executemany`` per
+table and batch) and vectors stay float32 bytes from the model's answer to the index row.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from dify_project.bulk_insert import insert_objects
@@ -214,16 +215,14 @@ def segment_units(
     return units
 
 
-CHAIN_SECONDS = 60.0  # how long one indexing task goes on with further waiting documents
 # Embedding requests kept out while the worker writes. One keeps the model busy as well as two did in
 # bench/knowledge.py (two overlap each other and leave less of the time covered), and is gentler on a
 # provider's rate limits.
 REQUESTS_AHEAD = 1
-CHAIN_ATTEMPTS = 10  # documents a task may find claimed or failing before it stops looking for more
 
 
 @dataclass
-class _Prepared:
+class Prepared:
     """A claimed document, split, with its segments (not saved yet) and its batches looked up in the
     embedding cache: ready for its first batch to go to the model."""
 
@@ -237,7 +236,7 @@ class _Prepared:
     stopped: bool = False  # failed or paused: its batches still in flight are dropped
 
 
-def _claim(document_id: str) -> Document | None:
+def claim(document_id: str) -> Document | None:
     """Take the document for this run: None when it is gone, paused, completed or another run has it
     (a duplicate delivery finds it taken and leaves)."""
     document = (
@@ -265,7 +264,7 @@ def _claim(document_id: str) -> Document | None:
     return document
 
 
-def _prepare(document: Document) -> _Prepared | None:
+def prepare(document: Document) -> Prepared | None:
     """Extract, clean and split a claimed document and plan its batches; None when that stopped it
     (paused, or failed: the error is recorded on the document)."""
     started = time.perf_counter()
@@ -302,7 +301,7 @@ def _prepare(document: Document) -> _Prepared | None:
     except Exception as exc:
         _stopped(document, exc)
         return None
-    return _Prepared(document, started, segments, children, steps, plans)
+    return Prepared(document, started, segments, children, steps, plans)
 
 
 def _stopped(document: Document, exc: BaseException) -> None:
@@ -319,7 +318,7 @@ def _stopped(document: Document, exc: BaseException) -> None:
     _set(document, indexing_status=IndexingStatus.ERROR, error=message, stopped_at=timezone.now())
 
 
-def _completed(prepared: _Prepared, tokens: int) -> None:
+def _completed(prepared: Prepared, tokens: int) -> None:
     _set(
         prepared.document,
         indexing_status=IndexingStatus.COMPLETED,
@@ -330,92 +329,19 @@ def _completed(prepared: _Prepared, tokens: int) -> None:
     )
 
 
-def fair_next_document(*, document_id: str) -> str | None:
-    """Which waiting document a worker should index now, given that it was sent for `document_id`.
-
-    Every waiting document has one task queued, so a task may index any waiting document and the count
-    still comes out even. Tasks are served in the order they were sent, so a workspace that sent 1,000
-    documents would hold the queue; instead each task serves the workspace that was served longest ago
-    (the latest ``processing_started_at`` among its documents; never served comes first), preferring the
-    task's own workspace on a tie; within a workspace the oldest waiting document goes first. None:
-    nothing is waiting.
-    """
-    waiting = Document.objects.filter(indexing_status=IndexingStatus.WAITING, is_paused=False)
-    own = waiting.filter(id=document_id).values_list("tenant_id", flat=True).first()
-    tenants = list(waiting.order_by().values_list("tenant_id", flat=True).distinct()[:1000])
-    if not tenants:
-        return None
-    served = dict(
-        Document.objects.filter(tenant_id__in=tenants)
-        .exclude(processing_started_at=None)
-        .order_by()
-        .values("tenant_id")
-        .annotate(last=Max("processing_started_at"))
-        .values_list("tenant_id", "last")
-    )
-    never = timezone.now() - timedelta(days=36500)
-    oldest = min(served.get(t) or never for t in tenants)
-    if own is not None and (served.get(own) or never) <= oldest:
-        owed = [own]
-    else:
-        owed = [t for t in tenants if (served.get(t) or never) <= oldest]
-    first = waiting.filter(tenant_id__in=owed).order_by("created_at", "position").values_list("id", flat=True)
-    found = first.first()
-    return str(found) if found is not None else None
-
-
-def document_index_fairly(
-    *, document_id: str, attempts: int = 5, chain_seconds: float = CHAIN_SECONDS
-) -> None:
-    """What the ``index_document`` task runs: index the document `fair_next_document` picks (usually
-    this one; when another worker claimed it first, pick again), then go on with the next one it picks
-    while documents are waiting, for up to `chain_seconds`: the next document is split and its first
-    batch sent to the model while this one's last batch is written (``_index_chain``), so the model is
-    not left waiting between documents. The tasks of the documents a chain took find them done."""
-    deadline = time.monotonic() + chain_seconds
-    first: Document | None = None
-    for _ in range(attempts):
-        chosen = fair_next_document(document_id=document_id)
-        # Nothing waiting: a retry of a failed document, or a stale run re-sent by recovery.
-        first = _claim(chosen or document_id)
-        if first is not None or chosen is None or chosen == str(document_id):
-            break
-    if first is None:
-        return
-
-    def following() -> _Prepared | None:
-        for _ in range(CHAIN_ATTEMPTS):
-            if time.monotonic() > deadline:
-                return None
-            chosen = fair_next_document(document_id=document_id)
-            if chosen is None:
-                return None
-            document = _claim(chosen)
-            prepared = _prepare(document) if document is not None else None
-            if prepared is not None:
-                return prepared
-        return None
-
-    prepared = _prepare(first)
-    if prepared is None:
-        prepared = following()
-    if prepared is not None:
-        run_async(_index_chain, prepared, following)
-
-
 def document_index(*, document_id: str) -> bool:
     """Run the pipeline for one document (see the module docstring). False when this run did not claim
     it (gone, paused, completed, or another run has it)."""
-    document = _claim(document_id)
+    document = claim(document_id)
     if document is None:
         return False
-    prepared = _prepare(document)
+    prepared = prepare(document)
     if prepared is not None:
-        run_async(_index_chain, prepared, None)
+        run_async(index_chain, prepared, None)
     return True
 
 
-async def _index_chain(first: _Prepared, following: Callable[[], _Prepared | None] | None) -> None:
+async def index_chain(first: Prepared, following: Callable[[], Prepared | None] | None) -> None:
     """Index prepared documents one after another with the model ahead of our writes: while this
     worker's thread writes a batch's rows (or a document's segments), the next ``REQUESTS_AHEAD``
     batches are with the model, so indexing waits on the model rather than on our own writes. The
@@ -427,12 +353,12 @@ async def _index_chain(first: _Prepared, following: Callable[[], _Prepared | Non
     chain goes on."""
     db = db_sync_to_async
     # (document, batch index or -1 for a document with no segments, its request in flight or None)
-    in_flight: deque[tuple[_Prepared, int, asyncio.Future | None]] = deque()
-    feeding: _Prepared | None = first
+    in_flight: deque[tuple[Prepared, int, asyncio.Future | None]] = deque()
+    feeding: Prepared | None = first
     fed = 0  # batches of `feeding` sent so far
     dropped: list[asyncio.Future] = []
 
-    def send(prepared: _Prepared, k: int) -> None:
+    def send(prepared: Prepared, k: int) -> None:
         plans = prepared.plans
         request = None
         if plans is not None and k >= 0:

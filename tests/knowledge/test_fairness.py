@@ -180,7 +180,7 @@ def test_a_task_goes_on_with_waiting_documents_and_their_tasks_find_them_done(
 
 
 def test_a_task_stops_going_on_after_its_time(workspace, make_dataset, owner, enqueued):
-    from knowledge.services.indexing import document_index_fairly
+    from knowledge.services.indexing_queue import document_index_fairly
 
     dataset = make_dataset(workspace)
     for i in range(3):
