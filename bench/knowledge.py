@@ -427,7 +427,7 @@ def main() -> None:
             speed, alone = made["segments"] / made["seconds"], model_alone(dataset, words)
             print(
                 f"indexed {made['segments']} segments via {primary} in {made['seconds']:.1f} s: "
-                f"{made['segments'] / made['seconds']:.0f} segments/s, model {made['model_seconds']:.1f} s, "
+                f"{speed:.0f} segments/s, model {made['model_seconds']:.1f} s, "
                 f"ours {ours:.1f} s ({100 * ours / made['seconds']:.0f}%); "
                 f"documents created beforehand in {made['created_seconds']:.1f} s; the model alone serves "
                 f"{alone:.0f} segments/s (indexing at {100 * speed / alone:.0f}% of that)",

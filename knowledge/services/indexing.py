@@ -318,13 +318,13 @@ def _stopped(document: Document, exc: BaseException) -> None:
     _set(document, indexing_status=IndexingStatus.ERROR, error=message, stopped_at=timezone.now())
 
 
-def _completed(prepared: Prepared, tokens: int) -> None:
+def _completed(prepared: Prepared) -> None:
     _set(
         prepared.document,
         indexing_status=IndexingStatus.COMPLETED,
         completed_at=timezone.now(),
         indexing_latency=time.perf_counter() - prepared.started,
-        tokens=tokens,
+        tokens=prepared.tokens,
         error=None,
     )
 
@@ -408,7 +408,7 @@ async def index_chain(first: Prepared, following: Callable[[], Prepared | None] 
                     plan = prepared.plans[k] if prepared.plans is not None else None
                     prepared.tokens += await db(_write_batch)(document, units, plan, fresh, after)
                 if k == len(prepared.steps) - 1 or k < 0:
-                    await db(_completed)(prepared, prepared.tokens)
+                    await db(_completed)(prepared)
             except Exception as exc:  # the document's error, shown to its owner and retryable
                 prepared.stopped = True
                 drop(request)
@@ -482,10 +482,10 @@ def _write_batch(
     units: Sequence[tuple[DocumentSegment, ChildChunk | None, str, str]],
     plan: embeddings.DocumentPlan | None,
     fresh: dict[str, bytes],
-    following: Sequence[tuple[DocumentSegment, Any, str, str]] = (),
+    next_units: Sequence[tuple[DocumentSegment, Any, str, str]] = (),
 ) -> int:
     """Write one batch's vectors (cache and index nodes) and mark its segments completed, and the
-    `following` batch's (already with the model) indexing: the progress `indexing-status` reports.
+    next batch's (`next_units`, already with the model) indexing: the progress `indexing-status` reports.
     Returns how many texts went to the model; IndexingPaused (after this batch is stored) when the
     document was paused meanwhile. One transaction: outside one, SQLite would commit each row of the
     cache's ``executemany`` on its own."""
@@ -498,8 +498,8 @@ def _write_batch(
             status=SegmentStatus.COMPLETED, completed_at=now, enabled=True
         )
         paused = Document.objects.filter(id=document.id, is_paused=True).exists()
-        if following and not paused:
-            DocumentSegment.objects.filter(id__in={u[0].id for u in following}).update(
+        if next_units and not paused:
+            DocumentSegment.objects.filter(id__in={u[0].id for u in next_units}).update(
                 status=SegmentStatus.INDEXING, indexing_at=now
             )
     if paused:
