@@ -59,8 +59,14 @@ else:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(VAR_DIR / "db.sqlite3"),
             "OPTIONS": {
-                # WAL lets readers run beside the one writer; IMMEDIATE avoids upgrade deadlocks.
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;",
+                # WAL lets readers run beside the one writer; IMMEDIATE avoids upgrade deadlocks. The WAL
+                # is copied back every 10,000 pages (40 MB) rather than SQLite's 1,000: pages written again
+                # meanwhile (index and full-text pages) are copied once, which made indexing ~12% faster
+                # (bench/knowledge.py, 20k segments).
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;"
+                    " PRAGMA wal_autocheckpoint=10000;"
+                ),
                 "transaction_mode": "IMMEDIATE",
             },
         }

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
+import numpy
 import pytest
 
 from providers.runtime import (
     AssistantMessage,
     CredentialsValidationError,
     ImageContent,
+    InvalidResponseError,
     LLMResult,
     LLMStream,
     ModelRuntime,
@@ -22,6 +24,7 @@ from providers.runtime import (
 )
 from tests.providers.credentials import openai_compatible, openai_creds
 from tests.support.fake_llm import FakeLLMServer, FakeToolCall, Reply
+from tests.support.fake_llm.script import fake_vector
 
 WEATHER = Tool(
     name="get_weather",
@@ -333,7 +336,29 @@ async def test_openai_embeddings_use_the_catalogue_price(
     )
     assert result.usage.tokens == 1000
     assert str(result.usage.total_price) == "0.0000200"
-    assert fake_llm.requests[-1].json["encoding_format"] == "float"
+    assert fake_llm.requests[-1].json["encoding_format"] == "base64"
+
+
+async def test_embeddings_come_as_base64_float32_or_as_numbers(
+    fake_llm: FakeLLMServer, model_runtime: ModelRuntime
+) -> None:
+    # What was asked: base64 of little-endian float32 (the fake packs what it would send as numbers).
+    packed = await _embed_one(model_runtime, fake_llm, "base64 please")
+    assert fake_llm.requests[-1].json["encoding_format"] == "base64"
+    reference = fake_vector("base64 please", fake_llm.embedding_dimensions)
+    assert packed == [float(numpy.float32(v)) for v in reference]
+    # A server that ignores encoding_format and sends numbers is read as well.
+    fake_llm.push(Reply(body={"data": [{"index": 0, "embedding": [0.5, -0.25, 1e-3]}]}, route="embeddings"))
+    assert await _embed_one(model_runtime, fake_llm, "numbers") == [0.5, -0.25, 1e-3]
+
+
+@pytest.mark.parametrize("embedding", ["not base64!", "AAAA=A", "AAA=", ""])
+async def test_an_embedding_that_is_not_base64_float32_is_an_invalid_answer(
+    fake_llm: FakeLLMServer, model_runtime: ModelRuntime, embedding: str
+) -> None:
+    fake_llm.push(Reply(body={"data": [{"index": 0, "embedding": embedding}]}, route="embeddings"))
+    with pytest.raises(InvalidResponseError, match="not base64 float32"):
+        await _embed_one(model_runtime, fake_llm, "broken")
 
 
 async def test_list_models(fake_llm: FakeLLMServer, model_runtime: ModelRuntime) -> None:

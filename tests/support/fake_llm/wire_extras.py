@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import struct
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -45,10 +47,20 @@ class ExtrasWire:
         if self.protocol == "ollama":
             body: Any = {"model": request.get("model"), "embeddings": vectors, "prompt_eval_count": tokens}
         else:
+            packed = request.get("encoding_format") == "base64"  # little-endian float32, as OpenAI sends
             body = {
                 "object": "list",
                 "model": request.get("model"),
-                "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],
+                "data": [
+                    {
+                        "object": "embedding",
+                        "index": i,
+                        "embedding": base64.b64encode(struct.pack(f"<{len(v)}f", *v)).decode()
+                        if packed
+                        else v,
+                    }
+                    for i, v in enumerate(vectors)
+                ],
             }
             if reply is None or reply.usage is not False:
                 body["usage"] = {"prompt_tokens": tokens, "total_tokens": tokens}
