@@ -19,6 +19,7 @@ from knowledge.index.base import (
     vector_from_bytes,
     vector_to_bytes,
 )
+from knowledge.index.vec0_mirror import Vec0Mirror, vec0_table
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +95,8 @@ def load_sqlite_vec(raw_connection: Any) -> bool:
 class SqliteVecVectors:
     """sqlite-vec: one vec0 table per dimension, partitioned by dataset, keyed by IndexNode.search_rowid,
     searched through an in-memory matrix per dataset (``knowledge.index.matrix``: exact, about ten times
-    faster than vec0's scan) while the dataset fits the process's budget; by vec0 beyond it.
+    faster than vec0's scan) while the dataset fits the process's budget; by vec0 beyond it. Only datasets
+    on their way to that size are written into vec0 (``knowledge.index.vec0_mirror``).
 
     Without the matrix, a search restricted to some documents (metadata filters) goes to the exact path:
     vec0's KNN cannot take an arbitrary id list. Rows of nodes deleted by a cascade linger until the next
@@ -109,14 +111,17 @@ class SqliteVecVectors:
         self.exact = ExactVectors()
         self.dimensions: set[int] = set()
         self.matrices = MatrixCache() if matrices else None
+        self.mirror = Vec0Mirror(self._mirror_from)
 
     def dataset_removed(self, dataset_id: str) -> None:
         if self.matrices is not None:
             self.matrices.forget(dataset_id)
+        with connection.cursor() as cursor:
+            self.mirror.forget(cursor, _hex(dataset_id))
 
     @staticmethod
     def _table(dimension: int) -> str:
-        return f"knowledge_vec_{int(dimension)}"
+        return vec0_table(dimension)
 
     def _ensure(self, cursor: Any, dimension: int) -> None:
         if dimension in self.dimensions:
@@ -137,29 +142,38 @@ class SqliteVecVectors:
         with_vectors = [n for n in nodes if n.vector is not None]
         if not with_vectors:
             return
-        # The rowid comes from the insert trigger, so it is read back; the vectors are in hand already.
-        rowids = dict(
-            IndexNode.objects.filter(node_id__in=[n.node_id for n in with_vectors]).values_list(
-                "node_id", "search_rowid"
-            )
-        )
-        by_table: dict[int, list[tuple[Any, str, bytes]]] = {}
+        groups: dict[tuple[str, int], list[Any]] = {}
         for node in with_vectors:
-            if node.node_id in rowids:
-                by_table.setdefault(node.dimension, []).append(
-                    (rowids[node.node_id], _hex(node.dataset_id), bytes(node.vector))
+            groups.setdefault((_hex(node.dataset_id), node.dimension), []).append(node)
+
+        def rows(dataset_hex: str, group: list[Any]) -> list[tuple[Any, str, bytes]]:
+            # The rowid comes from the insert trigger, so it is read back; the vectors are in hand already.
+            rowids = dict(
+                IndexNode.objects.filter(node_id__in=[n.node_id for n in group]).values_list(
+                    "node_id", "search_rowid"
                 )
+            )
+            return [(rowids[n.node_id], dataset_hex, bytes(n.vector)) for n in group if n.node_id in rowids]
+
         with connection.cursor() as cursor:
-            for dimension, values in by_table.items():
+            for (dataset_hex, dimension), group in groups.items():
                 self._ensure(cursor, dimension)
-                table = self._table(dimension)
-                # vec0 has no upsert: a re-written node (segment edit) is deleted first. One statement per
-                # batch, not per row (the per-row pair was a fifth of the pipeline's own time).
-                cursor.executemany(f"DELETE FROM {table} WHERE rowid = %s", [[v[0]] for v in values])
-                cursor.executemany(
-                    f"INSERT INTO {table} (rowid, dataset_id, embedding) VALUES (%s, %s, %s)",
-                    [list(v) for v in values],
+                self.mirror.added(
+                    cursor, dataset_hex, dimension, len(group), lambda h=dataset_hex, g=group: rows(h, g)
                 )
+
+    def _mirror_from(self, dimension: int) -> int:
+        """Half of the nodes a dataset's matrix may hold: vec0 is ready long before it is needed. Every
+        node without matrices."""
+        if self.matrices is None:
+            return 0
+        return int(self.matrices.budget / (int(dimension) * 4 * 1.5) / 2)
+
+    def catch_up(self, dataset_id: str, dimension: int) -> None:
+        """Mirror a dataset into vec0 now, whatever its size (see ``knowledge.index.vec0_mirror``)."""
+        with connection.cursor() as cursor:
+            self._ensure(cursor, dimension)
+        self.mirror.catch_up(_hex(dataset_id), dimension)
 
     def nodes_removed(self, rowids: Sequence[int], *, node_ids: Sequence[str] = ()) -> None:
         rowids = [r for r in rowids if r is not None]
@@ -187,13 +201,15 @@ class SqliteVecVectors:
             )
             if hits is not None:
                 return hits
-        if document_ids is not None:
-            return self.exact.search(
-                dataset_id=dataset_id, vector=vector, top_k=top_k, document_ids=document_ids
-            )
         if top_k <= 0:
             return []
         dimension = len(vector)
+        with connection.cursor() as cursor:
+            mirrored = self.mirror.complete(cursor, _hex(dataset_id), dimension)
+        if document_ids is not None or not mirrored:
+            return self.exact.search(
+                dataset_id=dataset_id, vector=vector, top_k=top_k, document_ids=document_ids
+            )
         query = vector_to_bytes(vector)
         with connection.cursor() as cursor:
             self._ensure(cursor, dimension)

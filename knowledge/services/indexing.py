@@ -392,6 +392,7 @@ async def index_chain(first: Prepared, following: Callable[[], Prepared | None] 
             document = prepared.document
             if prepared.stopped:
                 drop(request)
+                await top_up()  # the chain goes on: the next document is fed when this one's ran out
                 continue
             await top_up()
             try:

@@ -4,7 +4,8 @@ mode) and the client's local mode (``qdrant``). Each test indexes through the re
 pipeline (the loopback model's vectors) and asks the store itself, so a store that keeps a stale mirror
 fails here even where the result builder would hide it.
 
-sqlite-vec runs under ``--ds=tests.knowledge.settings_sqlite_vec`` (the default sqlite3 module cannot
+sqlite-vec (and ``vec0``, sqlite-vec without its in-memory matrices) runs under
+``--ds=tests.knowledge.settings_sqlite_vec`` (the default sqlite3 module cannot
 load extensions here), pgvector where the extension is installed; otherwise they are skipped, by name.
 """
 
@@ -21,6 +22,7 @@ from knowledge.index import chooser
 from knowledge.index.base import SearchStore, normalise
 from knowledge.index.qdrant import QdrantVectors
 from knowledge.index.qdrant_edge import QdrantEdgeVectors, edge_available
+from knowledge.index.stores import SqliteVecVectors
 from knowledge.models import ChildChunk, DocumentSegment, IndexNode
 from knowledge.retrieval import hit_test
 from knowledge.services.datasets import dataset_delete
@@ -30,7 +32,9 @@ from tests.support.fake_llm import fake_vector
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-STORES = ["exact", "sqlite-vec", "pgvector", "qdrant", "qdrant-edge"]
+# sqlite-vec searches small datasets from its matrices; "vec0" is the same store without them, which
+# mirrors every dataset into vec0 and searches it there.
+STORES = ["exact", "sqlite-vec", "vec0", "pgvector", "qdrant", "qdrant-edge"]
 TEXT = "Cats purr when they are happy.\n\nDogs bark at strangers.\n\nParrots can mimic human speech."
 RULE = {
     "mode": "custom",
@@ -52,6 +56,9 @@ def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[SearchStore]:
                 raise ValueError("qdrant-edge-py is not installed")
             built = chooser.build_store("exact")
             built = type(built)(vectors=QdrantEdgeVectors(path=str(tmp_path / "edge"), prefix="t"))
+        elif name == "vec0":
+            built = chooser.build_store("sqlite-vec")
+            built = type(built)(vectors=SqliteVecVectors(matrices=False))
         else:
             built = chooser.build_store(name)
     except ValueError as exc:
